@@ -1,0 +1,27 @@
+"""semjax: a JAX-accelerated, vectorised simulator of semantic-aware mobile edge computing.
+
+Public names: ``SemanticMEC`` (the env), ``EnvParams`` and ``TaskProfile`` (its traced
+parameters), ``Action``, ``EnvState``, ``physics`` (SPEC section 3 as pure functions),
+``load_profile`` and ``reference`` (the float64 NumPy model).
+"""
+
+from semjax import physics
+from semjax.env import ActionSpace, EnvState, SemanticMEC
+from semjax.params import EnvParams, TaskProfile, load_profile, profile_from_dict
+from semjax.physics import Action, StepMetrics
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "ActionSpace",
+    "EnvParams",
+    "EnvState",
+    "SemanticMEC",
+    "StepMetrics",
+    "TaskProfile",
+    "load_profile",
+    "physics",
+    "profile_from_dict",
+    "__version__",
+]

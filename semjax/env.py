@@ -1,0 +1,276 @@
+"""SemanticMEC: the multi-UE semantic-aware offloading world as a pure, vmappable JAX env.
+
+Shapes (N UEs, K sub-channels, Q tasks per queue, M task types) are static constructor
+arguments; everything else is traced ``EnvParams``. ``reset``/``step`` are pure functions
+of (key, state, action, params) in the gymnax style and work unchanged under ``jax.vmap``
+over envs and over params.
+
+Timing. ``state.fading`` is the fading of the *current* step: agents observe the gains
+they are about to transmit over (the paper's o_n), and ``step`` draws the next step's
+fading. Task types are drawn for the whole queue at reset (SPEC section 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from semjax import physics
+from semjax.params import EnvParams, TaskProfile, load_profile
+from semjax.physics import Action
+
+_LOG10_GIGA = 9.0
+
+
+@struct.dataclass
+class EnvState:
+    """State of one env. ``t`` is the 0-based index of the current step (task) in the queue."""
+
+    t: jax.Array  # int32 scalar
+    task_types: jax.Array  # int32 (Q, N)
+    distance: jax.Array  # float32 (N,), m
+    energy_budget: jax.Array  # float32 (N,), J per task
+    fading: jax.Array  # float32 (K, N), |h|^2 of the current step
+
+
+@dataclass(frozen=True)
+class ActionSpace:
+    """What an action is: a discrete choice and three continuous parts in physical units."""
+
+    num_choices: int  # K + 1: 0 local, c >= 1 offload on sub-channel c-1
+    power: tuple[Any, Any]  # W
+    freq: tuple[Any, Any]  # Hz
+    mu: tuple[Any, Any]  # semantic extraction factor
+    shape: tuple[int, ...]  # per-field shape of an Action, (N,)
+
+
+class SemanticMEC:
+    """N UEs offloading a queue of Q tasks each over K OFDMA sub-channels to one edge server.
+
+    Args:
+      num_ues: N, the agents.
+      num_channels: K orthogonal sub-channels.
+      queue_len: Q tasks per UE; an episode has Q steps.
+      profile: a built-in profile name ("paper", "measured"), a JSON path or a TaskProfile.
+    """
+
+    def __init__(
+        self,
+        num_ues: int = 4,
+        num_channels: int = 4,
+        queue_len: int = 20,
+        profile: str | Path | TaskProfile = "paper",
+    ):
+        for name, value in (("num_ues", num_ues), ("num_channels", num_channels), ("queue_len", queue_len)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"SemanticMEC.{name} must be an integer >= 1 (got {value!r})")
+        self.num_ues = int(num_ues)
+        self.num_channels = int(num_channels)
+        self.queue_len = int(queue_len)
+        self.profile = load_profile(profile)
+        self.num_task_types = self.profile.num_types
+
+    def __repr__(self) -> str:
+        return (
+            f"SemanticMEC(num_ues={self.num_ues}, num_channels={self.num_channels}, "
+            f"queue_len={self.queue_len}, task_types={self.profile.names or self.num_task_types})"
+        )
+
+    # ------------------------------------------------------------------ descriptions
+
+    @property
+    def default_params(self) -> EnvParams:
+        """The paper preset (SPEC section 4) with this env's task profile."""
+        return EnvParams(profile=self.profile)
+
+    @property
+    def num_agents(self) -> int:
+        return self.num_ues
+
+    @property
+    def obs_dim(self) -> int:
+        """D, the length of one agent's observation (see ``observe``)."""
+        return self.num_channels + 10 + self.num_task_types + 1 + self.num_ues
+
+    @property
+    def world_state_dim(self) -> int:
+        return self.num_ues * self.obs_dim + self.num_ues
+
+    def action_space(self, params: EnvParams | None = None) -> ActionSpace:
+        params = self.default_params if params is None else params
+        return ActionSpace(
+            num_choices=self.num_channels + 1,
+            power=(params.power_min, params.power_max),
+            freq=(params.freq_min, params.freq_max),
+            mu=(params.mu_min, 1.0),
+            shape=(self.num_ues,),
+        )
+
+    def state_bytes(self) -> int:
+        """Bytes of one env's state."""
+        state = jax.eval_shape(lambda k: self.reset(k, self.default_params)[1], jax.random.key(0))
+        return int(sum(math.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(state)))
+
+    # ------------------------------------------------------------------ dynamics
+
+    def _check_params(self, params: EnvParams) -> None:
+        m = int(np.shape(params.profile.flops_local)[-1])
+        if m != self.num_task_types:
+            raise ValueError(
+                f"params.profile has {m} task types but this SemanticMEC was built for {self.num_task_types}"
+            )
+
+    def reset(self, key: chex.PRNGKey, params: EnvParams | None = None) -> tuple[jax.Array, EnvState]:
+        """Starts an episode: distances, energy budgets, the task queues and the first fading."""
+        params = self.default_params if params is None else params
+        self._check_params(params)
+        n, k, q = self.num_ues, self.num_channels, self.queue_len
+        # One uniform draw for everything keeps the PRNG cost of a reset low: reset runs on
+        # every step under vmap (auto-reset selects between the two).
+        u = jax.random.uniform(key, (2 * n + q * n + k * n,), jnp.float32)
+        u_dist, u_budget, u_task, u_fade = jnp.split(u, [n, 2 * n, 2 * n + q * n])
+        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+        distance = f32(params.distance_min) + (f32(params.distance_max) - f32(params.distance_min)) * u_dist
+        budget = f32(params.energy_budget_min) + (
+            f32(params.energy_budget_max) - f32(params.energy_budget_min)
+        ) * u_budget
+        # Inverse-CDF sampling of the task mix: type = number of CDF edges below u.
+        cdf = jnp.cumsum(f32(params.task_mix))[:-1]
+        task_types = jnp.sum(u_task[:, None] >= cdf[None, :], axis=1).astype(jnp.int32).reshape(q, n)
+        state = EnvState(
+            t=jnp.zeros((), jnp.int32),
+            task_types=task_types,
+            distance=distance,
+            energy_budget=budget,
+            fading=_exponential(u_fade).reshape(k, n),
+        )
+        return self.observe(state, params), state
+
+    def step_env(
+        self, key: chex.PRNGKey, state: EnvState, action: Action, params: EnvParams | None = None
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
+        """One step without auto-reset. Past the end of the queue the last task repeats."""
+        params = self.default_params if params is None else params
+        self._check_params(params)
+        _check_choice(action.choice, self.num_channels)
+        task_type = self.current_task(state)
+        metrics = physics.step_metrics(
+            params, task_type, state.distance, state.fading, state.energy_budget, action
+        )
+        reward = jnp.sum(metrics.reward)
+        t_next = state.t + 1
+        done = t_next >= self.queue_len
+        fading = jax.random.exponential(key, (self.num_channels, self.num_ues), jnp.float32)
+        next_state = state.replace(t=t_next, fading=fading)
+        info = metrics.as_dict()
+        info["task_type"] = task_type
+        return self.observe(next_state, params), next_state, reward, done, info
+
+    def step(
+        self, key: chex.PRNGKey, state: EnvState, action: Action, params: EnvParams | None = None
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
+        """One step; when the episode ends the returned obs and state are of a fresh episode.
+
+        Returns (obs (N, D), state, team reward r = sum_n r_n, done, info) where info holds the
+        ``step_metrics`` fields of the step just taken, each (N,), and ``task_type`` (N,).
+        """
+        params = self.default_params if params is None else params
+        key_step, key_reset = jax.random.split(key)
+        obs, state, reward, done, info = self.step_env(key_step, state, action, params)
+        obs_reset, state_reset = self.reset(key_reset, params)
+        state = jax.tree.map(lambda a, b: jnp.where(done, a, b), state_reset, state)
+        obs = jnp.where(done, obs_reset, obs)
+        return obs, state, reward, done, info
+
+    # ------------------------------------------------------------------ observations
+
+    def current_task(self, state: EnvState) -> jax.Array:
+        """Task types (N,) of the current step."""
+        return state.task_types[jnp.clip(state.t, 0, self.queue_len - 1)]
+
+    def observe(self, state: EnvState, params: EnvParams | None = None) -> jax.Array:
+        """Per-agent observations (N, D), each feature O(1). Per agent n, in order:
+
+        1. log10 g_{k,n} on every sub-channel k (K values; g floored at 1e-10);
+        2. log10 l^U / 1 GFLOP and 3. log10 l^S / 1 GFLOP of the current task;
+        4. t_ref / t_max and 5. E_ref / E_max_n (local latency and energy at freq_ref);
+        6. local accuracy eps^t; 7. t_max in ms; 8. E_max_n in units of 0.1 J; 9. eps_min;
+        10. log10 bandwidth / 10 MHz; 11. log10 noise power / 1 mW (so a policy sees the
+            link conditions it is evaluated under, the paper's Figs. 8-9);
+        12. one-hot task type (M); 13. queue progress t / Q; 14. one-hot agent id (N).
+        """
+        params = self.default_params if params is None else params
+        n, q = self.num_ues, self.queue_len
+        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+        prof = params.profile
+        m = self.current_task(state)
+        gain = physics.channel_gain(params, state.distance, state.fading)  # (K, N)
+        t_ref, e_ref, acc_local = physics.local_reference(params, m)
+        per_agent = jnp.stack(
+            [
+                jnp.log10(f32(prof.flops_local)[m]) - _LOG10_GIGA,
+                jnp.log10(f32(prof.flops_server)[m]) - _LOG10_GIGA,
+                t_ref / f32(params.t_max),
+                e_ref / state.energy_budget,
+                acc_local,
+                jnp.broadcast_to(f32(params.t_max) * 1e3, (n,)),
+                state.energy_budget * 10.0,
+                f32(prof.acc_min)[m],
+                jnp.broadcast_to(jnp.log10(f32(params.bandwidth)) - 7.0, (n,)),
+                jnp.broadcast_to(jnp.log10(f32(params.noise_power)) + 3.0, (n,)),
+            ],
+            axis=1,
+        )
+        return jnp.concatenate(
+            [
+                jnp.log10(jnp.maximum(gain, physics.GAIN_FLOOR)).T,
+                per_agent,
+                jax.nn.one_hot(m, self.num_task_types, dtype=jnp.float32),
+                jnp.broadcast_to(state.t.astype(jnp.float32) / q, (n, 1)),
+                jnp.eye(n, dtype=jnp.float32),
+            ],
+            axis=1,
+        )
+
+    def world_state(self, obs: jax.Array) -> jax.Array:
+        """Centralised-critic input (N, N*D + N): all observations, then the agent's one-hot id."""
+        n = self.num_ues
+        flat = jnp.broadcast_to(obs.reshape(-1), (n, obs.size))
+        return jnp.concatenate([flat, jnp.eye(n, dtype=obs.dtype)], axis=1)
+
+    # ------------------------------------------------------------------ helpers
+
+    def sample_action(self, key: chex.PRNGKey, params: EnvParams | None = None) -> Action:
+        """A uniformly random action for every UE."""
+        params = self.default_params if params is None else params
+        kc, kp, kf, km = jax.random.split(key, 4)
+        shape = (self.num_ues,)
+        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+        return Action(
+            choice=jax.random.randint(kc, shape, 0, self.num_channels + 1),
+            power=jax.random.uniform(kp, shape, jnp.float32, f32(params.power_min), f32(params.power_max)),
+            freq=jax.random.uniform(kf, shape, jnp.float32, f32(params.freq_min), f32(params.freq_max)),
+            mu=jax.random.uniform(km, shape, jnp.float32, f32(params.mu_min), 1.0),
+        )
+
+
+def _exponential(u: jax.Array) -> jax.Array:
+    """Exp(1) from U[0, 1) by inversion, as jax.random.exponential does."""
+    return -jnp.log1p(-u)
+
+
+def _check_choice(choice: Any, num_channels: int) -> None:
+    """Rejects an out-of-range choice when it is concrete; inside jit it is clipped instead."""
+    if isinstance(choice, jax.core.Tracer):
+        return
+    c = np.asarray(choice)
+    if c.size and (c.min() < 0 or c.max() > num_channels):
+        raise ValueError(f"Action.choice must be in {{0..{num_channels}}} (got {c.tolist()})")
