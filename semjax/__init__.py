@@ -7,7 +7,7 @@ parameters), ``Action``, ``EnvState``, ``physics`` (SPEC section 3 as pure funct
 
 from semjax import physics
 from semjax.env import ActionSpace, EnvState, SemanticMEC
-from semjax.params import EnvParams, TaskProfile, load_profile, profile_from_dict
+from semjax.params import EnvParams, TaskProfile, batch_axes, load_profile, profile_from_dict
 from semjax.physics import Action, StepMetrics
 
 __version__ = "0.1.0"
@@ -20,6 +20,7 @@ __all__ = [
     "SemanticMEC",
     "StepMetrics",
     "TaskProfile",
+    "batch_axes",
     "load_profile",
     "physics",
     "profile_from_dict",

@@ -379,3 +379,23 @@ class EnvParams:
 
 
 EnvParams.replace = _validating_replace
+
+
+def batch_axes(params: EnvParams, **axes: int) -> EnvParams:
+    """An ``in_axes`` tree for ``jax.vmap`` over params: None everywhere but the named fields.
+
+    ``jax.vmap(f, in_axes=(batch_axes(params, bandwidth=0), ...))(params.replace(bandwidth=bws), ...)``.
+    Profile fields are named with a ``profile_`` prefix (``profile_flops_local=0``).
+    Needed because ``replace`` validates its values, and an axis spec is not a parameter set.
+    """
+    spec = jax.tree.map(lambda _: None, params)
+    profile_axes = {k[len("profile_"):]: v for k, v in axes.items() if k.startswith("profile_")}
+    field_axes = {k: v for k, v in axes.items() if not k.startswith("profile_")}
+    names = {f.name for f in dataclasses.fields(EnvParams)} - {"profile", "_validated"}
+    unknown = sorted(set(field_axes) - names) + sorted(
+        f"profile_{k}" for k in set(profile_axes) - set(PROFILE_FIELDS)
+    )
+    if unknown:
+        raise ValueError(f"batch_axes: unknown field(s) {unknown}")
+    profile = dataclasses.replace(spec.profile, _validated=True, **profile_axes)
+    return dataclasses.replace(spec, _validated=True, profile=profile, **field_axes)

@@ -1,0 +1,100 @@
+"""Configs: YAML files plus dotted ``key=value`` overrides, merged with OmegaConf.
+
+The schema is the default config below; a key it does not have is an error naming the key,
+and the world's values are validated by ``EnvParams`` (errors name the field).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from semjax.env import SemanticMEC
+from semjax.params import EnvParams
+
+_PARAM_FIELDS = tuple(
+    f.name for f in dataclasses.fields(EnvParams) if f.name not in ("profile", "task_mix", "_validated")
+)
+
+
+def _default_params() -> dict[str, Any]:
+    defaults = EnvParams()
+    return {name: float(getattr(defaults, name)) for name in _PARAM_FIELDS} | {"task_mix": None}
+
+
+def default_config() -> DictConfig:
+    """The schema, with the paper's defaults (SPEC section 4)."""
+    cfg = OmegaConf.create(
+        {
+            "seed": 0,
+            "env": {"num_ues": 4, "num_channels": 4, "queue_len": 20, "profile": "paper"},
+            "params": _default_params(),
+            "eval": {"episodes": 200},
+        }
+    )
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
+    """The default config, merged with the YAML file at ``path`` and then the overrides."""
+    cfg = default_config()
+    try:
+        if path is not None:
+            path = Path(path)
+            if not path.is_file():
+                raise ValueError(f"config file {str(path)!r} does not exist")
+            cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
+        for item in overrides:
+            if "=" not in item:
+                raise ValueError(f"override {item!r} must look like key=value (e.g. params.bandwidth=5e6)")
+        if overrides:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or getattr(exc, "key", None)
+        raise ValueError(f"config key {key!r}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    return cfg
+
+
+def build_env(cfg: DictConfig) -> tuple[SemanticMEC, EnvParams]:
+    """The env and its validated params from a config."""
+    e = cfg.env
+    env = SemanticMEC(int(e.num_ues), int(e.num_channels), int(e.queue_len), profile=str(e.profile))
+    values = OmegaConf.to_container(cfg.params, resolve=True)
+    kwargs = {k: float(v) for k, v in values.items() if k != "task_mix"}
+    if values.get("task_mix") is not None:
+        kwargs["task_mix"] = [float(x) for x in values["task_mix"]]
+    try:
+        params = EnvParams(profile=env.profile, **kwargs)
+    except ValueError as exc:
+        raise ValueError(f"config params: {exc}") from None
+    return env, params
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything a result depends on."""
+    import flax
+    import jax
+    import jaxlib
+    import numpy
+
+    import semjax
+
+    return {
+        "semjax": semjax.__version__,
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "flax": flax.__version__,
+        "numpy": numpy.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "devices": ", ".join(str(d) for d in jax.devices()),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
