@@ -18,7 +18,6 @@ import jax
 import jax.numpy as jnp
 
 from semjax import physics
-from semjax.agents.heuristics import Policy
 from semjax.env import SemanticMEC
 from semjax.params import EnvParams
 
@@ -37,25 +36,34 @@ METRICS = (
 )
 
 
-def rollout(env: SemanticMEC, params: EnvParams, policy: Policy, key: jax.Array, num_episodes: int):
-    """Runs ``num_episodes`` whole episodes; returns per-step records shaped (E, Q, N)."""
+def rollout(env: SemanticMEC, params: EnvParams, policy, key: jax.Array, num_episodes: int, initial_carry=None):
+    """Runs ``num_episodes`` whole episodes; returns per-step records shaped (E, Q, N).
+
+    ``policy`` is a heuristic ``(key, state, params) -> Action`` when ``initial_carry`` is
+    None, else a recurrent policy ``(key, carry, obs, state, params) -> (carry, Action)``
+    started from ``initial_carry`` in every episode.
+    """
 
     def episode(key):
         key_reset, key_steps = jax.random.split(key)
-        _, state = env.reset(key_reset, params)
+        obs, state = env.reset(key_reset, params)
 
-        def body(state, key):
+        def body(carry, key):
+            state, obs, policy_carry = carry
             key_act, key_env = jax.random.split(key)
-            action = policy(key_act, state, params)
+            if initial_carry is None:
+                action = policy(key_act, state, params)
+            else:
+                policy_carry, action = policy(key_act, policy_carry, obs, state, params)
             mu = physics.clip_action(params, action, env.num_channels).mu
-            _, next_state, _, _, info = env.step_env(key_env, state, action, params)
+            next_obs, next_state, _, _, info = env.step_env(key_env, state, action, params)
             record = {k: info[k] for k in ("qoe", "reward", "latency", "energy", "accuracy",
                                            "offloaded", "collided", "task_type")}
             record["mu"] = mu
             record["energy_budget"] = state.energy_budget
-            return next_state, record
+            return (next_state, next_obs, policy_carry), record
 
-        _, records = jax.lax.scan(body, state, jax.random.split(key_steps, env.queue_len))
+        _, records = jax.lax.scan(body, (state, obs, initial_carry), jax.random.split(key_steps, env.queue_len))
         return records
 
     return jax.vmap(episode)(jax.random.split(key, num_episodes))
@@ -86,17 +94,21 @@ def _summaries(params: EnvParams, rec: dict[str, jax.Array], mask: jax.Array, nu
 def evaluate(
     env: SemanticMEC,
     params: EnvParams,
-    policy: Policy,
+    policy,
     key: jax.Array,
     num_episodes: int = 200,
+    initial_carry=None,
 ) -> dict[str, Any]:
-    """Evaluates ``policy`` over ``num_episodes`` test episodes; returns Python floats (see module doc)."""
+    """Evaluates ``policy`` over ``num_episodes`` test episodes; returns Python floats (see module doc).
+
+    See ``rollout`` for the two kinds of policy.
+    """
     if num_episodes < 1:
         raise ValueError(f"num_episodes must be >= 1 (got {num_episodes})")
 
     @jax.jit
     def run(key):
-        rec = rollout(env, params, policy, key, num_episodes)
+        rec = rollout(env, params, policy, key, num_episodes, initial_carry)
         overall = _summaries(params, rec, jnp.ones_like(rec["qoe"], bool), env.num_ues)
         per_task = [_summaries(params, rec, rec["task_type"] == m, 1) for m in range(env.num_task_types)]
         return overall, per_task
