@@ -29,6 +29,22 @@ def _default_params() -> dict[str, Any]:
     return {name: float(getattr(defaults, name)) for name in _PARAM_FIELDS} | {"task_mix": None}
 
 
+def _default_train() -> dict[str, Any]:
+    from semjax.agents.mappo import MAPPOConfig
+
+    return dataclasses.asdict(MAPPOConfig())
+
+
+def train_config(cfg: DictConfig):
+    """The validated MAPPOConfig of a config's ``train`` section."""
+    from semjax.agents.mappo import MAPPOConfig
+
+    try:
+        return MAPPOConfig.from_dict(OmegaConf.to_container(cfg.train, resolve=True))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"config train: {exc}") from None
+
+
 def default_config() -> DictConfig:
     """The schema, with the paper's defaults (SPEC section 4)."""
     cfg = OmegaConf.create(
@@ -37,6 +53,8 @@ def default_config() -> DictConfig:
             "env": {"num_ues": 4, "num_channels": 4, "queue_len": 20, "profile": "paper"},
             "params": _default_params(),
             "eval": {"episodes": 200},
+            "train": _default_train(),
+            "checkpoint_every": 100,
         }
     )
     OmegaConf.set_struct(cfg, True)

@@ -1,0 +1,72 @@
+"""Checkpoints of a MAPPO run with orbax-checkpoint.
+
+A checkpoint directory holds ``state/`` (the whole RunnerState: actor and critic params and
+optimiser states, value-norm statistics, the env batch, GRU carries, PRNG key, update
+counter, so a resumed run continues exactly) and ``meta.json`` (the config and step).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+from semjax.agents.mappo import MAPPOConfig, RunnerState, init_runner
+from semjax.env import SemanticMEC
+from semjax.params import EnvParams
+
+
+def _to_arrays(runner: RunnerState) -> RunnerState:
+    # Typed PRNG keys are stored as their raw uint32 data.
+    return runner.replace(key=jax.random.key_data(runner.key))
+
+
+def save_checkpoint(path: str | Path, runner: RunnerState, meta: dict[str, Any]) -> Path:
+    """Writes ``runner`` and ``meta`` (JSON-serialisable) to ``path``, replacing what was there."""
+    path = Path(path).absolute()
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(tmp / "state", _to_arrays(runner))
+    checkpointer.wait_until_finished()
+    meta = dict(meta, update=int(runner.update))
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+    # Swap in only a complete checkpoint, so an interrupted save never leaves a broken one.
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
+    return path
+
+
+def load_meta(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    meta_file = path / "meta.json"
+    if not meta_file.is_file():
+        raise ValueError(f"no checkpoint at {str(path)!r} (missing meta.json)")
+    try:
+        return json.loads(meta_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"checkpoint {str(path)!r} is corrupt: meta.json is not valid JSON ({exc})") from None
+
+
+def load_checkpoint(
+    path: str | Path, config: MAPPOConfig, env: SemanticMEC, params: EnvParams
+) -> tuple[RunnerState, dict[str, Any]]:
+    """Restores the RunnerState saved at ``path`` for a run of ``config`` on ``env``."""
+    path = Path(path).absolute()
+    meta = load_meta(path)
+    if not (path / "state").is_dir():
+        raise ValueError(f"no checkpoint at {str(path)!r} (missing state/)")
+    target = jax.eval_shape(lambda k: _to_arrays(init_runner(config, env, params, k)), jax.random.key(0))
+    try:
+        restored = ocp.StandardCheckpointer().restore(path / "state", target)
+    except Exception as exc:  # orbax raises many types for unreadable or mismatched data
+        raise ValueError(
+            f"checkpoint {str(path)!r} is corrupt or does not match this config: {type(exc).__name__}: {exc}"
+        ) from None
+    # The target's treedef carried the static parts (apply_fn, tx) through the restore.
+    return restored.replace(key=jax.random.wrap_key_data(restored.key)), meta
