@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     rest = [a for i, a in enumerate(argv) if i == 0 or a not in overrides]
     args = build_parser().parse_args(rest)
     if hasattr(args, "overrides"):
-        args.overrides = overrides
+        # Leftover positionals have no '=': load_config rejects them by name.
+        args.overrides = overrides + list(args.overrides)
     try:
         return args.func(args)
     except ValueError as exc:

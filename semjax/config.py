@@ -81,14 +81,33 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     return cfg
 
 
+def _number(key: str, value: Any, kind: type) -> Any:
+    """``value`` as an int or float, or a ValueError naming the config key."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"config key {key!r} must be a number (got {value!r})")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"config key {key!r} must be a number (got {value!r})") from None
+    if kind is int:
+        if not number.is_integer():
+            raise ValueError(f"config key {key!r} must be an integer (got {value!r})")
+        return int(number)
+    return number
+
+
 def build_env(cfg: DictConfig) -> tuple[SemanticMEC, EnvParams]:
     """The env and its validated params from a config."""
     e = cfg.env
-    env = SemanticMEC(int(e.num_ues), int(e.num_channels), int(e.queue_len), profile=str(e.profile))
+    sizes = {k: _number(f"env.{k}", e[k], int) for k in ("num_ues", "num_channels", "queue_len")}
+    env = SemanticMEC(**sizes, profile=str(e.profile))
     values = OmegaConf.to_container(cfg.params, resolve=True)
-    kwargs = {k: float(v) for k, v in values.items() if k != "task_mix"}
+    kwargs = {k: _number(f"params.{k}", v, float) for k, v in values.items() if k != "task_mix"}
     if values.get("task_mix") is not None:
-        kwargs["task_mix"] = [float(x) for x in values["task_mix"]]
+        mix = values["task_mix"]
+        if not isinstance(mix, (list, tuple)):
+            raise ValueError(f"config key 'params.task_mix' must be a list of numbers (got {mix!r})")
+        kwargs["task_mix"] = [_number("params.task_mix", x, float) for x in mix]
     try:
         params = EnvParams(profile=env.profile, **kwargs)
     except ValueError as exc:

@@ -226,6 +226,10 @@ def profile_from_dict(data: dict, origin: str = "<dict>") -> TaskProfile:
         raw = entry.get("values") if isinstance(entry, dict) else entry
         if raw is None:
             raise ValueError(f"profile {origin}: field {name!r} has no 'values'")
+        if not isinstance(raw, list) or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw
+        ):
+            raise ValueError(f"profile {origin}: TaskProfile.{name} must be a list of numbers (got {raw!r})")
         try:
             arr = np.asarray(raw, dtype=np.float32)
         except (TypeError, ValueError) as exc:

@@ -570,11 +570,6 @@ def test_entry_without_values(tmp_path):
         load_profile(_write(tmp_path, data))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="profile_from_dict converts with np.asarray(dtype=float32): JSON strings such as "
-    "\"8e9\" and booleans are silently accepted as numbers",
-)
 @pytest.mark.parametrize("values", [["3.72e9", 8.43e9, 8.31e9], [True, 8.43e9, 8.31e9]])
 def test_string_or_bool_value_rejected(values):
     data = _paper_dict()

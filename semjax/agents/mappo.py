@@ -173,6 +173,11 @@ def _flat(x: jax.Array) -> jax.Array:
     return x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
 
 
+def agent_batch(env: SemanticMEC, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Actor and critic inputs of a batch of envs, both (E*N, ...) in the same env-major order."""
+    return _flat(obs), _flat(jax.vmap(env.world_state)(obs))
+
+
 def _optimizer(config: MAPPOConfig):
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.lr, eps=1e-5))
 
@@ -185,9 +190,9 @@ def init_runner(config: MAPPOConfig, env: SemanticMEC, params: EnvParams, key: j
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, e), params)
     carry = RecurrentGRU.initial_carry(config.gru_layers, e * n, config.hidden)
     ones = jnp.ones((1, e * n), bool)
-    actor_params = actor.init(k_actor, carry, _flat(obs)[None], ones)
-    world = jax.vmap(env.world_state)(obs)
-    critic_params = critic.init(k_critic, carry, _flat(world)[None], ones)
+    obs_flat, world = agent_batch(env, obs)
+    actor_params = actor.init(k_actor, carry, obs_flat[None], ones)
+    critic_params = critic.init(k_critic, carry, world[None], ones)
     return RunnerState(
         actor=TrainState.create(apply_fn=actor.apply, params=actor_params, tx=_optimizer(config)),
         critic=TrainState.create(apply_fn=critic.apply, params=critic_params, tx=_optimizer(config)),
@@ -200,6 +205,20 @@ def init_runner(config: MAPPOConfig, env: SemanticMEC, params: EnvParams, key: j
         key=k_run,
         update=jnp.zeros((), jnp.int32),
     )
+
+
+def split_by_env(x: jax.Array, axis: int, perm: jax.Array, num_agents: int, num_minibatches: int) -> jax.Array:
+    """Minibatches of whole envs from an array with an env-major (E*N) axis at ``axis``.
+
+    Envs are reordered by ``perm`` and split into ``num_minibatches`` groups; the result has
+    a leading minibatch axis and keeps ``axis`` as the (envs-in-minibatch * N) axis, so every
+    time sequence stays whole and all agents of an env stay together.
+    """
+    x = jnp.moveaxis(x, axis, 0)
+    e = x.shape[0] // num_agents
+    x = x.reshape((e, num_agents) + x.shape[1:])[perm]
+    x = x.reshape((num_minibatches, (e // num_minibatches) * num_agents) + x.shape[2:])
+    return jnp.moveaxis(x, 1, axis + 1)
 
 
 def gae(rewards, values, dones, last_value, gamma: float, lam: float):
@@ -236,12 +255,10 @@ def make_train(
     """
     spec = head_spec(config, env)
     e, n, t_len = config.num_envs, env.num_ues, config.rollout_len
-    mb_envs = e // config.num_minibatches
 
     def env_step(runner: RunnerState, _):
         key, k_act, k_env = jax.random.split(runner.key, 3)
-        obs = _flat(runner.obs)
-        world = _flat(jax.vmap(env.world_state)(runner.obs))
+        obs, world = agent_batch(env, runner.obs)
         starts = jnp.repeat(runner.starts, n)
         actor_carry, dist = runner.actor.apply_fn(runner.actor.params, runner.actor_carry, obs[None], starts[None])
         critic_carry, value = runner.critic.apply_fn(runner.critic.params, runner.critic_carry, world[None], starts[None])
@@ -302,7 +319,7 @@ def make_train(
         runner, traj = jax.lax.scan(env_step, runner, None, t_len)
 
         # Bootstrap from the observation after the rollout.
-        world = _flat(jax.vmap(env.world_state)(runner.obs))
+        _, world = agent_batch(env, runner.obs)
         starts = jnp.repeat(runner.starts, n)
         _, last = runner.critic.apply_fn(runner.critic.params, runner.critic_carry, world[None], starts[None])
         vn = runner.value_norm
@@ -320,12 +337,7 @@ def make_train(
             key, k_perm = jax.random.split(key)
             perm = jax.random.permutation(k_perm, e)
 
-            def by_env(x, axis):
-                """Reorders an (..., E*N, ...) array by the env permutation and splits into minibatches."""
-                x = jnp.moveaxis(x, axis, 0)
-                x = x.reshape((e, n) + x.shape[1:])[perm]
-                x = x.reshape((config.num_minibatches, mb_envs * n) + x.shape[2:])
-                return jnp.moveaxis(x, 1, axis + 1)
+            by_env = lambda x, axis: split_by_env(x, axis, perm, n, config.num_minibatches)  # noqa: E731
 
             mb_traj = jax.tree.map(lambda x: by_env(x, 1), (traj.obs, traj.world_state, traj.starts,
                                                              traj.discrete, traj.continuous, traj.log_prob, traj.value))
