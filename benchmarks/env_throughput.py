@@ -31,6 +31,8 @@ steps each measurement took. Throughput = env steps / median seconds.
 
 The scan length S adapts to the size of a step: S = clamp(round(--work / (B * N * (N + K + Q
 + 10))), --min-steps, --steps), a rough per-env-step cost in elements; it is recorded per row.
+Combos with B * N > --max-env-ues (default 2**20) are skipped and listed in the JSON: at N = 64,
+B = 65536 one JAX step needs ~16 GB and ~17 s on 2 cores, the batched NumPy peer ~28 s.
 
 The headline the project tracks: at B = 16384, N = K = 4 the ratios JAX / batched NumPy
 (target >= 3x) and JAX / per-env NumPy (target >= 300x).
@@ -112,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="N values, K = N (default 4,16,64; --quick: 4)")
     p.add_argument("--queue-len", type=int, default=20, help="Q, tasks per episode")
     p.add_argument("--steps", type=int, default=200, help="the largest scan length S")
-    p.add_argument("--min-steps", type=int, default=2, help="the smallest scan length S")
+    p.add_argument("--min-steps", type=int, default=1, help="the smallest scan length S")
+    p.add_argument("--max-env-ues", type=int, default=1 << 20,
+                   help="skip (B, N) combos with B * N above this (recorded as skipped; 0: no limit)")
     p.add_argument("--work", type=float, default=1e8,
                    help="S ~ work / (B * N * (N + K + Q + 10)), clamped to [--min-steps, --steps]")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats of the JAX run (median)")
@@ -347,6 +351,13 @@ def _cpu_model() -> str:
     return ""
 
 
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def machine_info() -> dict[str, Any]:
     import jaxlib
 
@@ -460,7 +471,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t_start = time.perf_counter()
     ref = None if (args.no_per_env and args.no_batched) else _reference()
 
-    combos = [(n, b) for n in args.num_ues for b in args.batch_sizes]
+    combos, skipped = [], []
+    for n in args.num_ues:
+        for b in args.batch_sizes:
+            too_big = args.max_env_ues and b * n > args.max_env_ues
+            (skipped if too_big else combos).append((n, b))
+    for n, b in skipped:
+        _log(f"skipping N=K={n} B={b}: B*N = {b * n} > --max-env-ues {args.max_env_ues}")
+    load_before = _loadavg()
+    if load_before is not None and load_before[0] > 0.5 * (os.cpu_count() or 1):
+        _log(f"warning: load average {load_before[0]:.2f} on {os.cpu_count()} CPUs: other processes "
+             "are running, timings will be noisy")
     try:
         from tqdm import tqdm
 
@@ -502,6 +523,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         argv=sys.argv[1:] if argv is None else list(argv),
         args={k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         state_bytes_per_env=state_bytes,
+        skipped=[dict(num_ues=n, num_envs=b, reason=f"B*N > --max-env-ues {args.max_env_ues}")
+                 for n, b in skipped],
+        load_average_before=load_before,
+        load_average_after=_loadavg(),
         notes=(
             "steps_per_s = env steps (one env, all N UEs) / median seconds of a repeat; "
             "JAX: scan over S steps of vmap(env.step) (auto-reset) over B envs, random actions in "
@@ -517,7 +542,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     print_table(rows, args.plain)
     print_headline(head)
-    print(f"total wall time {result['total_wall_s']:.1f} s; results in {args.out}")
+    for n, b in skipped:
+        print(f"skipped N=K={n} B={b} (B*N > --max-env-ues {args.max_env_ues})")
+    print(f"total wall time {result['total_wall_s']:.1f} s; load average before/after "
+          f"{load_before}/{result['load_average_after']}; results in {args.out}")
     return result
 
 
