@@ -7,7 +7,14 @@ over envs and over params.
 
 Timing. ``state.fading`` is the fading of the *current* step: agents observe the gains
 they are about to transmit over (the paper's o_n), and ``step`` draws the next step's
-fading. Task types are drawn for the whole queue at reset (SPEC section 1).
+fading.
+
+The task queue. Each UE's queue of Q task types is fixed at reset (SPEC section 1), as a
+function of a per-episode key: the type of step t is drawn from ``fold_in(episode_key, t)``.
+The state carries that key and the current step's types rather than the (Q, N) queue, so a
+step draws about 30 random numbers instead of ~100 (auto-reset under ``vmap`` prepares a
+fresh episode on every step, and the PRNG dominates a step's cost on CPU) and the state is
+4x smaller. ``task_queue(state)`` returns the whole queue.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ class EnvState:
     """State of one env. ``t`` is the 0-based index of the current step (task) in the queue."""
 
     t: jax.Array  # int32 scalar
-    task_types: jax.Array  # int32 (Q, N)
+    episode_key: jax.Array  # uint32 raw key data: determines the episode's task queue
+    task_type: jax.Array  # int32 (N,): the current step's task types
     distance: jax.Array  # float32 (N,), m
     energy_budget: jax.Array  # float32 (N,), J per task
     fading: jax.Array  # float32 (K, N), |h|^2 of the current step
@@ -132,32 +140,58 @@ class SemanticMEC:
         """Starts an episode: distances, energy budgets, the task queues and the first fading."""
         params = self.default_params if params is None else params
         self._check_params(params)
-        n, k, q = self.num_ues, self.num_channels, self.queue_len
-        # One uniform draw for everything keeps the PRNG cost of a reset low: reset runs on
-        # every step under vmap (auto-reset selects between the two).
-        u = jax.random.uniform(key, (2 * n + q * n + k * n,), jnp.float32)
-        u_dist, u_budget, u_task, u_fade = jnp.split(u, [n, 2 * n, 2 * n + q * n])
+        state = self._fresh_episode(key, self._draw(key), params)
+        return self.observe(state, params), state
+
+    def _draw(self, key: chex.PRNGKey) -> jax.Array:
+        """All the uniforms one step can need, in one PRNG call: a fresh episode's distances
+        and budgets, and a fading draw.
+
+        ``step`` uses the fading part as the next step's fading and, when the episode ends,
+        the whole draw (and ``key`` as the new episode's key) as the next episode: so
+        ``step(key, ...)`` at an episode's end returns exactly ``reset(key)``.
+        """
+        n, k = self.num_ues, self.num_channels
+        return jax.random.uniform(key, (2 * n + k * n,), jnp.float32)
+
+    def _fading(self, u: jax.Array) -> jax.Array:
+        n, k = self.num_ues, self.num_channels
+        return _exponential(u[2 * n:]).reshape(k, n)
+
+    def _tasks_at(self, episode_key: jax.Array, t: jax.Array, params: EnvParams) -> jax.Array:
+        """Task types (N,) of step t of the episode: inverse-CDF sampling of the task mix."""
+        key = jax.random.fold_in(jax.random.wrap_key_data(episode_key), jnp.clip(t, 0, self.queue_len - 1))
+        u = jax.random.uniform(key, (self.num_ues,), jnp.float32)
+        cdf = jnp.cumsum(jnp.asarray(params.task_mix, jnp.float32))[:-1]
+        # type = the number of CDF edges at or below u
+        return jnp.sum(u[:, None] >= cdf[None, :], axis=1).astype(jnp.int32)
+
+    def task_queue(self, state: EnvState, params: EnvParams | None = None) -> jax.Array:
+        """The episode's whole task queue (Q, N), as fixed at reset."""
+        params = self.default_params if params is None else params
+        steps = jnp.arange(self.queue_len)
+        return jax.vmap(lambda t: self._tasks_at(state.episode_key, t, params))(steps)
+
+    def _fresh_episode(self, key: chex.PRNGKey, u: jax.Array, params: EnvParams) -> EnvState:
+        n = self.num_ues
+        u_dist, u_budget = u[:n], u[n:2 * n]
         f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
         distance = f32(params.distance_min) + (f32(params.distance_max) - f32(params.distance_min)) * u_dist
         budget = f32(params.energy_budget_min) + (
             f32(params.energy_budget_max) - f32(params.energy_budget_min)
         ) * u_budget
-        # Inverse-CDF sampling of the task mix: type = number of CDF edges below u.
-        cdf = jnp.cumsum(f32(params.task_mix))[:-1]
-        task_types = jnp.sum(u_task[:, None] >= cdf[None, :], axis=1).astype(jnp.int32).reshape(q, n)
-        state = EnvState(
-            t=jnp.zeros((), jnp.int32),
-            task_types=task_types,
+        episode_key = jax.random.key_data(jax.random.fold_in(key, 0x7A5C))
+        t = jnp.zeros((), jnp.int32)
+        return EnvState(
+            t=t,
+            episode_key=episode_key,
+            task_type=self._tasks_at(episode_key, t, params),
             distance=distance,
             energy_budget=budget,
-            fading=_exponential(u_fade).reshape(k, n),
+            fading=self._fading(u),
         )
-        return self.observe(state, params), state
 
-    def step_env(
-        self, key: chex.PRNGKey, state: EnvState, action: Action, params: EnvParams | None = None
-    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
-        """One step without auto-reset. Past the end of the queue the last task repeats."""
+    def _transition(self, key, state, action, params):
         params = self.default_params if params is None else params
         self._check_params(params)
         _check_choice(action.choice, self.num_channels)
@@ -165,13 +199,21 @@ class SemanticMEC:
         metrics = physics.step_metrics(
             params, task_type, state.distance, state.fading, state.energy_budget, action
         )
-        reward = jnp.sum(metrics.reward)
+        u = self._draw(key)
         t_next = state.t + 1
+        next_state = state.replace(
+            t=t_next, fading=self._fading(u), task_type=self._tasks_at(state.episode_key, t_next, params)
+        )
         done = t_next >= self.queue_len
-        fading = jax.random.exponential(key, (self.num_channels, self.num_ues), jnp.float32)
-        next_state = state.replace(t=t_next, fading=fading)
         info = metrics.as_dict()
         info["task_type"] = task_type
+        return params, key, u, next_state, jnp.sum(metrics.reward), done, info
+
+    def step_env(
+        self, key: chex.PRNGKey, state: EnvState, action: Action, params: EnvParams | None = None
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
+        """One step without auto-reset. Past the end of the queue the last task repeats."""
+        params, _, _, next_state, reward, done, info = self._transition(key, state, action, params)
         return self.observe(next_state, params), next_state, reward, done, info
 
     def step(
@@ -181,20 +223,19 @@ class SemanticMEC:
 
         Returns (obs (N, D), state, team reward r = sum_n r_n, done, info) where info holds the
         ``step_metrics`` fields of the step just taken, each (N,), and ``task_type`` (N,).
+        At an episode's end the new state is exactly ``reset(key, params)``.
         """
-        params = self.default_params if params is None else params
-        key_step, key_reset = jax.random.split(key)
-        obs, state, reward, done, info = self.step_env(key_step, state, action, params)
-        obs_reset, state_reset = self.reset(key_reset, params)
-        state = jax.tree.map(lambda a, b: jnp.where(done, a, b), state_reset, state)
-        obs = jnp.where(done, obs_reset, obs)
-        return obs, state, reward, done, info
+        params, key, u, next_state, reward, done, info = self._transition(key, state, action, params)
+        fresh = self._fresh_episode(key, u, params)
+        state = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, next_state)
+        # One observation, of whichever state continues.
+        return self.observe(state, params), state, reward, done, info
 
     # ------------------------------------------------------------------ observations
 
     def current_task(self, state: EnvState) -> jax.Array:
         """Task types (N,) of the current step."""
-        return state.task_types[jnp.clip(state.t, 0, self.queue_len - 1)]
+        return state.task_type
 
     def observe(self, state: EnvState, params: EnvParams | None = None) -> jax.Array:
         """Per-agent observations (N, D), each feature O(1). Per agent n, in order:

@@ -18,7 +18,7 @@ def _local_action(n, freq=1.6e9):
 
 def _ref_state(state):
     return dict(
-        task_type=np.asarray(state.task_types)[min(int(state.t), state.task_types.shape[0] - 1)],
+        task_type=np.asarray(state.task_type),
         distance=np.asarray(state.distance, np.float64),
         energy_budget=np.asarray(state.energy_budget, np.float64),
         fading=np.asarray(state.fading, np.float64),
@@ -29,24 +29,27 @@ def test_reset_draws_within_ranges(env, params):
     keys = jax.random.split(jax.random.key(1), 2000)
     obs, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
     assert obs.shape == (2000, env.num_ues, env.obs_dim) and obs.dtype == jnp.float32
-    assert state.task_types.shape == (2000, env.queue_len, env.num_ues) and state.task_types.dtype == jnp.int32
+    queues = jax.vmap(env.task_queue, in_axes=(0, None))(state, params)
+    assert queues.shape == (2000, env.queue_len, env.num_ues) and queues.dtype == jnp.int32
+    np.testing.assert_array_equal(queues[:, 0], state.task_type)
     assert np.all(np.asarray(state.t) == 0)
     d, b, f = (np.asarray(x) for x in (state.distance, state.energy_budget, state.fading))
     assert d.min() >= 25.0 and d.max() <= 100.0 and abs(d.mean() - 62.5) < 1.0
     assert b.min() >= 0.05 and b.max() <= 0.15 and abs(b.mean() - 0.1) < 2e-3
     # Exp(1): mean 1, P(f > 1) = e^-1.
     assert f.min() >= 0.0 and abs(f.mean() - 1.0) < 0.02 and abs((f > 1).mean() - np.exp(-1)) < 0.01
-    counts = np.bincount(np.asarray(state.task_types).ravel(), minlength=3) / state.task_types.size
+    counts = np.bincount(np.asarray(queues).ravel(), minlength=3) / queues.size
     np.testing.assert_allclose(counts, 1 / 3, atol=0.01)
 
 
 def test_task_mix_is_honoured(env, params):
     skewed = params.replace(task_mix=np.array([0.2, 0.3, 0.5]))
     _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(2), 2000), skewed)
-    counts = np.bincount(np.asarray(state.task_types).ravel(), minlength=3) / state.task_types.size
+    queues = jax.vmap(env.task_queue, in_axes=(0, None))(state, skewed)
+    counts = np.bincount(np.asarray(queues).ravel(), minlength=3) / queues.size
     np.testing.assert_allclose(counts, [0.2, 0.3, 0.5], atol=0.01)
     _, only_vqa = env.reset(jax.random.key(3), params.replace(task_mix=np.array([0.0, 0.0, 1.0])))
-    assert np.all(np.asarray(only_vqa.task_types) == 2)
+    assert np.all(np.asarray(env.task_queue(only_vqa, params.replace(task_mix=np.array([0.0, 0.0, 1.0])))) == 2)
 
 
 def test_observation_and_world_state_match_reference(env, params, key):
@@ -105,13 +108,13 @@ def test_episode_boundaries_and_auto_reset(env, params, key):
     np.testing.assert_allclose(progress, np.asarray(t) / q, atol=1e-7)
 
 
-def test_auto_reset_state_is_the_reset_of_the_split_key(env, params, key):
+def test_auto_reset_state_is_the_reset_of_the_step_key(env, params, key):
     _, state = env.reset(key, params)
     state = state.replace(t=jnp.int32(env.queue_len - 1))
     step_key = jax.random.key(5)
     obs, new_state, _, done, _ = env.step(step_key, state, _local_action(env.num_ues), params)
     assert bool(done)
-    expected_obs, expected_state = env.reset(jax.random.split(step_key)[1], params)
+    expected_obs, expected_state = env.reset(step_key, params)
     for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(expected_state)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(obs, expected_obs)
@@ -122,7 +125,21 @@ def test_step_env_does_not_reset(env, params, key):
     state = state.replace(t=jnp.int32(env.queue_len - 1))
     _, new_state, _, done, _ = env.step_env(jax.random.key(5), state, _local_action(env.num_ues), params)
     assert bool(done) and int(new_state.t) == env.queue_len
-    np.testing.assert_array_equal(new_state.task_types, state.task_types)
+    np.testing.assert_array_equal(new_state.episode_key, state.episode_key)
+    # past the end the last task repeats
+    np.testing.assert_array_equal(new_state.task_type, env.task_queue(state, params)[-1])
+
+
+def test_steps_follow_the_queue_fixed_at_reset(env, params, key):
+    """The task types met step by step are the queue that reset fixed."""
+    _, state = env.reset(key, params)
+    queue = np.asarray(env.task_queue(state, params))
+    seen = []
+    for t in range(env.queue_len):
+        seen.append(np.asarray(state.task_type))
+        _, state, _, _, info = env.step_env(jax.random.key(t), state, _local_action(env.num_ues), params)
+        np.testing.assert_array_equal(info["task_type"], queue[t])
+    np.testing.assert_array_equal(np.stack(seen), queue)
 
 
 def test_same_key_same_trajectory_other_key_differs(env, params):
@@ -200,9 +217,9 @@ def test_constructor_validation_and_descriptions(env, params):
     space = env.action_space(params)
     assert space.num_choices == env.num_channels + 1 and space.shape == (env.num_ues,)
     assert space.power == (0.01, 0.09) and space.freq == (1.5e9, 1.7e9) and space.mu == (0.1, 1.0)
-    # state bytes: t + Q*N task ids + N distances + N budgets + K*N fading, 4 bytes each
-    n, k, q = env.num_ues, env.num_channels, env.queue_len
-    assert env.state_bytes() == 4 * (1 + q * n + 2 * n + k * n)
+    # state bytes: t + 2-word episode key + N task ids + N distances + N budgets + K*N fading, 4 bytes each
+    n, k = env.num_ues, env.num_channels
+    assert env.state_bytes() == 4 * (1 + 2 + n + 2 * n + k * n)
     two_types = semjax.TaskProfile(**{f: np.asarray(getattr(params.profile, f))[:2] for f in semjax.params.PROFILE_FIELDS})
     with pytest.raises(ValueError, match="task types"):
         env.reset(jax.random.key(0), semjax.EnvParams(profile=two_types))

@@ -630,7 +630,7 @@ def test_two_type_profile_end_to_end(two_type_path):
     key = jax.random.key(1)
     obs, state = jax.jit(env.reset)(key, params)
     assert obs.shape == (n, k + 10 + 2 + 1 + n)
-    assert set(np.unique(np.asarray(state.task_types))) <= {0, 1}
+    assert set(np.unique(np.asarray(env.task_queue(state, params)))) <= {0, 1}
     action = semjax.Action(
         choice=jnp.array([0, 1, 2]), power=jnp.full((n,), 0.05),
         freq=jnp.full((n,), 1.6e9), mu=jnp.full((n,), 0.5),
@@ -640,7 +640,7 @@ def test_two_type_profile_end_to_end(two_type_path):
     assert int(state2.t) == 1 and not bool(done)
     assert np.isfinite(float(reward))
     assert info["qoe"].shape == (n,)
-    np.testing.assert_array_equal(np.asarray(info["task_type"]), np.asarray(state.task_types[0]))
+    np.testing.assert_array_equal(np.asarray(info["task_type"]), np.asarray(state.task_type))
     # UE 0 ran locally at freq_ref: qoe 0.5 exactly (SPEC section 3 invariant)
     assert float(info["qoe"][0]) == pytest.approx(0.5, abs=1e-6)
     # the 3-type default params do not fit this env
