@@ -140,7 +140,7 @@ class SemanticMEC:
         """Starts an episode: distances, energy budgets, the task queues and the first fading."""
         params = self.default_params if params is None else params
         self._check_params(params)
-        state = self._fresh_episode(key, self._draw(key), params)
+        state = self._with_tasks(self._fresh_episode(key, self._draw(key), params), params)
         return self.observe(state, params), state
 
     def _draw(self, key: chex.PRNGKey) -> jax.Array:
@@ -173,6 +173,7 @@ class SemanticMEC:
         return jax.vmap(lambda t: self._tasks_at(state.episode_key, t, params))(steps)
 
     def _fresh_episode(self, key: chex.PRNGKey, u: jax.Array, params: EnvParams) -> EnvState:
+        """A new episode from a step's draw, with ``task_type`` left to ``_with_tasks``."""
         n = self.num_ues
         u_dist, u_budget = u[:n], u[n:2 * n]
         f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
@@ -180,16 +181,19 @@ class SemanticMEC:
         budget = f32(params.energy_budget_min) + (
             f32(params.energy_budget_max) - f32(params.energy_budget_min)
         ) * u_budget
-        episode_key = jax.random.key_data(jax.random.fold_in(key, 0x7A5C))
-        t = jnp.zeros((), jnp.int32)
         return EnvState(
-            t=t,
-            episode_key=episode_key,
-            task_type=self._tasks_at(episode_key, t, params),
+            t=jnp.zeros((), jnp.int32),
+            # The step's own key is the new episode's key: its queue comes from
+            # fold_in(key, t), streams disjoint from the uniform draw ``u``.
+            episode_key=jax.random.key_data(key),
+            task_type=jnp.zeros((n,), jnp.int32),
             distance=distance,
             energy_budget=budget,
             fading=self._fading(u),
         )
+
+    def _with_tasks(self, state: EnvState, params: EnvParams) -> EnvState:
+        return state.replace(task_type=self._tasks_at(state.episode_key, state.t, params))
 
     def _transition(self, key, state, action, params):
         params = self.default_params if params is None else params
@@ -200,20 +204,18 @@ class SemanticMEC:
             params, task_type, state.distance, state.fading, state.energy_budget, action
         )
         u = self._draw(key)
-        t_next = state.t + 1
-        next_state = state.replace(
-            t=t_next, fading=self._fading(u), task_type=self._tasks_at(state.episode_key, t_next, params)
-        )
-        done = t_next >= self.queue_len
+        next_state = state.replace(t=state.t + 1, fading=self._fading(u))
+        done = next_state.t >= self.queue_len
         info = metrics.as_dict()
         info["task_type"] = task_type
-        return params, key, u, next_state, jnp.sum(metrics.reward), done, info
+        return params, u, next_state, jnp.sum(metrics.reward), done, info
 
     def step_env(
         self, key: chex.PRNGKey, state: EnvState, action: Action, params: EnvParams | None = None
     ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
         """One step without auto-reset. Past the end of the queue the last task repeats."""
-        params, _, _, next_state, reward, done, info = self._transition(key, state, action, params)
+        params, _, next_state, reward, done, info = self._transition(key, state, action, params)
+        next_state = self._with_tasks(next_state, params)
         return self.observe(next_state, params), next_state, reward, done, info
 
     def step(
@@ -225,10 +227,11 @@ class SemanticMEC:
         ``step_metrics`` fields of the step just taken, each (N,), and ``task_type`` (N,).
         At an episode's end the new state is exactly ``reset(key, params)``.
         """
-        params, key, u, next_state, reward, done, info = self._transition(key, state, action, params)
+        params, u, next_state, reward, done, info = self._transition(key, state, action, params)
         fresh = self._fresh_episode(key, u, params)
         state = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh, next_state)
-        # One observation, of whichever state continues.
+        # Task types and the observation once, of whichever state continues.
+        state = self._with_tasks(state, params)
         return self.observe(state, params), state, reward, done, info
 
     # ------------------------------------------------------------------ observations
@@ -253,12 +256,16 @@ class SemanticMEC:
         f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
         prof = params.profile
         m = self.current_task(state)
-        gain = physics.channel_gain(params, state.distance, state.fading)  # (K, N)
         t_ref, e_ref, acc_local = physics.local_reference(params, m)
+        # log10 g = log10 |h|^2 - alpha log10(d / d0), floored at log10(GAIN_FLOOR): the same
+        # as log10(max(g, GAIN_FLOOR)) without forming g.
+        log_ratio = jnp.log10(state.distance / f32(params.ref_distance))
+        log_gain = jnp.log10(state.fading) - f32(params.path_loss_exponent) * log_ratio[None, :]
+        log_gain = jnp.maximum(log_gain, math.log10(physics.GAIN_FLOOR))
         per_agent = jnp.stack(
             [
-                jnp.log10(f32(prof.flops_local)[m]) - _LOG10_GIGA,
-                jnp.log10(f32(prof.flops_server)[m]) - _LOG10_GIGA,
+                (jnp.log10(f32(prof.flops_local)) - _LOG10_GIGA)[m],
+                (jnp.log10(f32(prof.flops_server)) - _LOG10_GIGA)[m],
                 t_ref / f32(params.t_max),
                 e_ref / state.energy_budget,
                 acc_local,
@@ -272,7 +279,7 @@ class SemanticMEC:
         )
         return jnp.concatenate(
             [
-                jnp.log10(jnp.maximum(gain, physics.GAIN_FLOOR)).T,
+                log_gain.T,
                 per_agent,
                 jax.nn.one_hot(m, self.num_task_types, dtype=jnp.float32),
                 jnp.broadcast_to(state.t.astype(jnp.float32) / q, (n, 1)),

@@ -228,7 +228,10 @@ def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, 
     rate = jnp.maximum(_f32(params.bandwidth) * (jnp.log1p(nu) / _LN2), RATE_FLOOR)
 
     extracts = act.mu < 1.0  # mu == 1: raw upload, no extraction (Decision 4)
-    bits = _f32(prof.data_bits)[task_type] * jnp.power(act.mu, _f32(prof.exp_data)[task_type])
+    # mu^p, mu^-q and mu^e share one log (mu >= mu_min > 0): three pows would take three.
+    log_mu = jnp.log(act.mu)
+    mu_pow = lambda exponent: jnp.exp(_f32(exponent)[task_type] * log_mu)  # noqa: E731
+    bits = _f32(prof.data_bits)[task_type] * mu_pow(prof.exp_data)
     t_tx = jnp.where(offloaded, bits / rate, 0.0)
 
     capability = compute_capability_gflops(params, act.freq)
@@ -236,7 +239,7 @@ def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, 
     gflops_extract = _f32(prof.flops_extract)[task_type] * _GIGA
     t_extract = jnp.where(
         extracts,
-        gflops_extract / (jnp.power(act.mu, _f32(prof.exp_extract)[task_type]) * capability),
+        gflops_extract / (mu_pow(prof.exp_extract) * capability),
         0.0,
     )
     t_local = jnp.where(offloaded, t_extract, gflops_local / capability)
@@ -258,7 +261,7 @@ def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, 
     channel_factor = jax.nn.sigmoid(
         (snr_db - _f32(prof.snr_mid_db)[task_type]) / _f32(prof.snr_width_db)[task_type]
     )
-    acc_offload = acc_local * jnp.power(act.mu, _f32(prof.exp_accuracy)[task_type]) * channel_factor
+    acc_offload = acc_local * mu_pow(prof.exp_accuracy) * channel_factor
     accuracy = jnp.where(offloaded, acc_offload, acc_local)
 
     t_ref, e_ref, eps_ref = local_reference(params, task_type)
