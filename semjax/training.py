@@ -74,7 +74,10 @@ def plot_learning_curve(metrics: dict[str, np.ndarray], path: str | Path, title:
     smooth = lambda y: np.convolve(y, np.ones(window) / window, mode="valid")  # noqa: E731
     ax_r.plot(x, metrics["reward"], alpha=0.3, color="C0", label="per update")
     ax_r.plot(x[window - 1:], smooth(metrics["reward"]), color="C0", label=f"mean of {window}")
-    ax_r.set(xlabel="update", ylabel="team reward per step", title=f"{title}: reward")
+    # Deep-fade penalties make early rewards huge and negative; keep the scale on the bulk.
+    lo, hi = np.percentile(metrics["reward"], [2, 100])
+    ax_r.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    ax_r.set(xlabel="update", ylabel="team reward per step (raw)", title=f"{title}: reward")
     ax_r.legend()
     ax_e.plot(x, metrics["entropy_discrete"], label="categorical")
     if np.any(metrics.get("entropy_continuous", np.zeros(1)) != 0):
