@@ -246,6 +246,11 @@ def time_jax(env: SemanticMEC, params, b: int, s: int, args) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- NumPy peers
 
 
+def _action_bounds(p_np) -> tuple[float, float, float, float, float]:
+    """(power_min, power_max, freq_min, freq_max, mu_min) as Python floats."""
+    return tuple(float(getattr(p_np, f)) for f in ("power_min", "power_max", "freq_min", "freq_max", "mu_min"))
+
+
 def _repeats_for(t_repeat: float, args) -> int:
     return args.repeats if t_repeat <= 1.0 else min(args.repeats, max(3, args.peer_repeats))
 
@@ -254,9 +259,7 @@ def time_per_env(env: SemanticMEC, p_np, b: int, max_steps: int, args) -> dict[s
     """NumpyMEC: a Python loop over (step, env) pairs, round robin over the envs, reset on done."""
     ref = _reference()
     n, k, q = env.num_ues, env.num_channels, env.queue_len
-    lo_p, hi_p = float(p_np.power_min), float(p_np.power_max)
-    lo_f, hi_f = float(p_np.freq_min), float(p_np.freq_max)
-    lo_m = float(p_np.mu_min)
+    lo_p, hi_p, lo_f, hi_f, lo_m = _action_bounds(p_np)
     rng = np.random.default_rng(args.seed + 1)
     cap = max(1, min(max_steps, MAX_PER_ENV_STEPS))
     num_envs = min(b, cap)  # only the envs the bounded loop reaches
@@ -296,9 +299,7 @@ def time_batched(env: SemanticMEC, p_np, b: int, max_time_steps: int, args) -> d
     """BatchedNumpyMEC: one vectorised step per time step (per chunk of envs)."""
     ref = _reference()
     n, k, q = env.num_ues, env.num_channels, env.queue_len
-    lo_p, hi_p = float(p_np.power_min), float(p_np.power_max)
-    lo_f, hi_f = float(p_np.freq_min), float(p_np.freq_max)
-    lo_m = float(p_np.mu_min)
+    lo_p, hi_p, lo_f, hi_f, lo_m = _action_bounds(p_np)
     # Peak float64 temporaries of one step are ~4 copies of the (B, N, D) observation.
     bytes_per_env = 4 * n * env.obs_dim * 8
     chunk = max(1, min(b, int(args.peer_max_gb * 1e9 // bytes_per_env)))
