@@ -83,7 +83,7 @@ def test_demo_config_yaml_is_the_default_config(demo):
 
 def test_demo_prints_every_heuristic_with_every_metric(demo):
     results = json.loads(demo[2])
-    assert set(results) == set(heuristics.HEURISTICS) == {"local", "random", "offload_own_channel", "raw_offload"}
+    assert set(results) == set(heuristics.HEURISTICS) == {"local", "random", "offload_own_channel", "raw_offload", "greedy"}
     for name, r in results.items():
         assert set(METRICS) <= set(r), name
         assert r["episodes"] == EPISODES

@@ -89,9 +89,67 @@ def raw_offload(env: SemanticMEC) -> Policy:
     return policy
 
 
+
+
+def greedy(env: SemanticMEC, freq_points: int = 5, power_points: int = 5, mu_points: int = 10) -> Policy:
+    """Myopic search, per UE on its own sub-channel: the best one-step reward on a grid.
+
+    Each UE, alone (other UEs' server load ignored), compares local execution at
+    ``freq_points`` clocks with offloading on sub-channel n mod K + 1 at every combination of
+    ``power_points`` powers, ``freq_points`` clocks and ``mu_points`` extraction factors
+    (mu = 1, a raw upload, included), all evenly spaced over their ranges, and takes the
+    candidate with the highest reward (12) under full information of the current step.
+    """
+    from semjax import physics
+
+    n = env.num_ues
+    channel = _own_channel(env)
+
+    def grid(lo, hi, count):
+        return jnp.linspace(jnp.asarray(lo, jnp.float32), jnp.asarray(hi, jnp.float32), count)
+
+    def policy(key, state, params):
+        del key
+        freqs = grid(params.freq_min, params.freq_max, freq_points)
+        powers = grid(params.power_min, params.power_max, power_points)
+        mus = grid(params.mu_min, 1.0, mu_points)
+        p_off, f_off, m_off = (x.ravel() for x in jnp.meshgrid(powers, freqs, mus, indexing="ij"))
+        # candidates (C,): local at each clock, then every offload combination
+        choice_kind = jnp.concatenate([jnp.zeros(freq_points, bool), jnp.ones(p_off.size, bool)])
+        cand_power = jnp.concatenate([jnp.full(freq_points, powers[0]), p_off])
+        cand_freq = jnp.concatenate([freqs, f_off])
+        cand_mu = jnp.concatenate([jnp.ones(freq_points, jnp.float32), m_off])
+
+        def reward_of_ue(ue):
+            def one(offload, power, freq, mu):
+                action = Action(
+                    choice=jnp.where(offload, channel[ue], 0)[None],
+                    power=power[None], freq=freq[None], mu=mu[None],
+                )
+                m = physics.step_metrics(
+                    params, state.task_type[ue][None], state.distance[ue][None],
+                    jax.lax.dynamic_slice_in_dim(state.fading, ue, 1, axis=1), state.energy_budget[ue][None], action,
+                )
+                return m.reward[0]
+
+            return jax.vmap(one)(choice_kind, cand_power, cand_freq, cand_mu)
+
+        rewards = jax.vmap(reward_of_ue)(jnp.arange(n))  # (N, C)
+        best = jnp.argmax(rewards, axis=1)
+        return Action(
+            choice=jnp.where(choice_kind[best], channel, 0).astype(jnp.int32),
+            power=cand_power[best],
+            freq=cand_freq[best],
+            mu=cand_mu[best],
+        )
+
+    return policy
+
+
 HEURISTICS: dict[str, Callable[[SemanticMEC], Policy]] = {
     "local": local,
     "random": random,
     "offload_own_channel": offload_own_channel,
     "raw_offload": raw_offload,
+    "greedy": greedy,
 }
