@@ -333,7 +333,7 @@ def time_batched(env: SemanticMEC, p_np, b: int, max_time_steps: int, args) -> d
     reps = _repeats_for(steps * t_step, args)
     times = [loop(steps) for _ in range(reps)]
     med = statistics.median(times)
-    del sims
+    sims.clear()  # free the peers before the next, larger configuration
     return dict(num_envs=b, chunks=len(sizes), chunk_size=chunk, time_steps_per_repeat=steps,
                 steps_per_repeat=steps * b, repeats=reps, times_s=times, median_s=med,
                 steps_per_s=steps * b / med)
