@@ -205,36 +205,47 @@ def reward_of(params: EnvParams, task_type, qoe, latency, energy, accuracy, ener
     )
 
 
-def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, action: Action) -> StepMetrics:
-    """Every quantity of one step for every UE (SPEC section 3).
-
-    task_type int (N,), distance m (N,), fading |h|^2 (K, N), energy_budget J (N,), action
-    fields (N,). Continuous action parts are clipped into their ranges, choice into {0..K}.
-    """
-    fading = _f32(fading)
-    num_channels, num_ues = fading.shape
-    task_type = jnp.asarray(task_type, jnp.int32)
-    act = clip_action(params, action, num_channels)
+def server_gflops(params: EnvParams, task_type, mu) -> jax.Array:
+    """Server work of an offloaded task in GFLOPs, (4): the decoder if mu < 1, else the whole model."""
     prof = params.profile
+    return jnp.where(
+        _f32(mu) < 1.0,
+        _f32(prof.flops_server)[task_type] * _GIGA,
+        _f32(prof.flops_local)[task_type] * _GIGA,
+    )
 
-    gain = channel_gain(params, distance, fading)  # (K, N)
-    offloaded, collided = resolve_collisions(act.choice, gain)
 
-    # SNR and rate on the used sub-channel; local UEs report sub-channel 0.
-    channel = jnp.where(offloaded, act.choice - 1, 0)
-    g = jnp.take_along_axis(gain, channel[None, :], axis=0)[0]
-    nu = g * act.power / _f32(params.noise_power)
+def server_capability_gflops(params: EnvParams) -> jax.Array:
+    """c_s = flops_per_cycle * server_cores * server_freq, in GFLOP/s."""
+    return _f32(params.flops_per_cycle) * _f32(params.server_cores) * (_f32(params.server_freq) * _GIGA)
+
+
+def ue_outcome(params: EnvParams, task_type, gain, offloaded, power, freq, mu, t_server, energy_budget) -> dict:
+    """Everything of (1)-(3) and (5)-(12) for UEs whose sub-channel and server time are settled.
+
+    Elementwise over broadcastable arrays: ``gain`` is g on the UE's sub-channel (sub-channel 0
+    for a local UE: it only feeds ``snr_db``), ``offloaded`` says whether the UE won it,
+    ``t_server`` is the shared server time (4) in s, and the action parts are already clipped.
+    Returns a dict of the StepMetrics fields except ``offloaded``, ``collided`` and ``t_server``.
+    ``step_metrics`` is this after collisions and (4); the per-step oracle calls it with the
+    server time of a candidate assignment.
+    """
+    task_type = jnp.asarray(task_type, jnp.int32)
+    prof = params.profile
+    power, freq, mu = _f32(power), _f32(freq), _f32(mu)
+
+    nu = _f32(gain) * power / _f32(params.noise_power)
     snr_db = 10.0 * jnp.log10(jnp.maximum(nu, SNR_FLOOR))
     rate = jnp.maximum(_f32(params.bandwidth) * (jnp.log1p(nu) / _LN2), RATE_FLOOR)
 
-    extracts = act.mu < 1.0  # mu == 1: raw upload, no extraction (Decision 4)
+    extracts = mu < 1.0  # mu == 1: raw upload, no extraction (Decision 4)
     # mu^p, mu^-q and mu^e share one log (mu >= mu_min > 0): three pows would take three.
-    log_mu = jnp.log(act.mu)
+    log_mu = jnp.log(mu)
     mu_pow = lambda exponent: jnp.exp(_f32(exponent)[task_type] * log_mu)  # noqa: E731
     bits = _f32(prof.data_bits)[task_type] * mu_pow(prof.exp_data)
     t_tx = jnp.where(offloaded, bits / rate, 0.0)
 
-    capability = compute_capability_gflops(params, act.freq)
+    capability = compute_capability_gflops(params, freq)
     gflops_local = _f32(prof.flops_local)[task_type] * _GIGA
     gflops_extract = _f32(prof.flops_extract)[task_type] * _GIGA
     t_extract = jnp.where(
@@ -244,17 +255,9 @@ def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, 
     )
     t_local = jnp.where(offloaded, t_extract, gflops_local / capability)
 
-    # Shared server (4): the server splits its capability in proportion to the offloaded work.
-    server_gflops = jnp.where(extracts, _f32(prof.flops_server)[task_type] * _GIGA, gflops_local)
-    server_capability = (
-        _f32(params.flops_per_cycle) * _f32(params.server_cores) * (_f32(params.server_freq) * _GIGA)
-    )
-    t_server = jnp.sum(jnp.where(offloaded, server_gflops, 0.0)) / server_capability
-    t_server_n = jnp.broadcast_to(t_server, (num_ues,))
-
     latency = jnp.where(offloaded, t_tx + t_server + t_local, t_local)
-    energy_local = dynamic_power(params.kappa_ue, act.freq) * t_local
-    energy_offload = act.power * t_tx + dynamic_power(params.kappa_server, params.server_freq) * t_server
+    energy_local = dynamic_power(params.kappa_ue, freq) * t_local
+    energy_offload = power * t_tx + dynamic_power(params.kappa_server, params.server_freq) * t_server
     energy = jnp.where(offloaded, energy_local + energy_offload, energy_local)
 
     acc_local = _f32(prof.acc_local)[task_type]
@@ -265,7 +268,7 @@ def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, 
     accuracy = jnp.where(offloaded, acc_offload, acc_local)
 
     t_ref, e_ref, eps_ref = local_reference(params, task_type)
-    local_gap_t, local_gap_e = _local_gaps(params, task_type, act.freq)
+    local_gap_t, local_gap_e = _local_gaps(params, task_type, freq)
     qoe = _qoe_from_gaps(
         params,
         jnp.where(offloaded, t_ref - latency, local_gap_t),
@@ -273,17 +276,45 @@ def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, 
         jnp.where(offloaded, accuracy - eps_ref, 0.0),
     )
     reward = reward_of(params, task_type, qoe, latency, energy, accuracy, energy_budget)
+    return {
+        "snr_db": snr_db,
+        "rate": rate,
+        "t_tx": t_tx,
+        "t_local": t_local,
+        "latency": latency,
+        "energy": energy,
+        "accuracy": accuracy,
+        "qoe": qoe,
+        "reward": reward,
+    }
+
+
+def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, action: Action) -> StepMetrics:
+    """Every quantity of one step for every UE (SPEC section 3).
+
+    task_type int (N,), distance m (N,), fading |h|^2 (K, N), energy_budget J (N,), action
+    fields (N,). Continuous action parts are clipped into their ranges, choice into {0..K}.
+    """
+    fading = _f32(fading)
+    num_channels, num_ues = fading.shape
+    task_type = jnp.asarray(task_type, jnp.int32)
+    act = clip_action(params, action, num_channels)
+
+    gain = channel_gain(params, distance, fading)  # (K, N)
+    offloaded, collided = resolve_collisions(act.choice, gain)
+
+    # The gain on the used sub-channel; local UEs report sub-channel 0.
+    channel = jnp.where(offloaded, act.choice - 1, 0)
+    g = jnp.take_along_axis(gain, channel[None, :], axis=0)[0]
+
+    # Shared server (4): the server splits its capability in proportion to the offloaded work.
+    work = jnp.where(offloaded, server_gflops(params, task_type, act.mu), 0.0)
+    t_server = jnp.sum(work) / server_capability_gflops(params)
+
+    out = ue_outcome(params, task_type, g, offloaded, act.power, act.freq, act.mu, t_server, energy_budget)
     return StepMetrics(
         offloaded=offloaded,
         collided=collided,
-        snr_db=snr_db,
-        rate=rate,
-        t_tx=t_tx,
-        t_local=t_local,
-        t_server=t_server_n,
-        latency=latency,
-        energy=energy,
-        accuracy=accuracy,
-        qoe=qoe,
-        reward=reward,
+        t_server=jnp.broadcast_to(t_server, (num_ues,)),
+        **out,
     )
