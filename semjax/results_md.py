@@ -1,0 +1,162 @@
+"""RESULTS.md from a ``semjax paper`` results dict: our numbers beside the paper's.
+
+Every claim in the file is computed from the results: the checks of the paper's qualitative
+statements print PASS or FAIL with the numbers they compared, and the shape of each figure
+is described by the measured trend, next to what the paper reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semjax.paper import FIXED, LEARNED, METHODS, PAPER
+
+TWINS = (("mappo", "mappo_unaware"), ("d3qn", "d3qn_unaware"))
+
+# What the paper says each figure shows (Sec. V), next to what we measure.
+PAPER_SHAPES = {
+    "fig8": "QoE rises with bandwidth; semantic-aware MAPPO best at every bandwidth",
+    "fig9": "QoE falls as noise grows; semantic-aware MAPPO stays nearly flat, unaware methods deteriorate",
+    "fig10": "QoE falls as N grows; unaware methods converge to Local's 0.5",
+    "fig11": "QoE falls as mu_min grows (retrained per value)",
+    "fig17": "QoE saturates for very large or very small slopes",
+}
+
+
+def _fmt(x, digits=4) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _trend(xs, ys) -> str:
+    x, y = np.asarray(xs, float), np.asarray(ys, float)
+    ok = np.isfinite(y)
+    if ok.sum() < 2:
+        return "n/a"
+    slope = np.polyfit(np.log(x[ok]) if np.all(x[ok] > 0) else x[ok], y[ok], 1)[0]
+    spread = float(np.ptp(y[ok]))
+    if spread < 2e-3:
+        return f"flat (range {spread:.4f})"
+    return f"{'rises' if slope > 0 else 'falls'} ({y[ok][0]:.4f} -> {y[ok][-1]:.4f})"
+
+
+def checks(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """The done-when statements of the paper reproduction, each (statement, holds, evidence)."""
+    m = results["methods"]
+    out = []
+    oracle_r = m["oracle"]["reward"]
+    beaten = [n for n in METHODS if n != "oracle" and m[n]["reward"] > oracle_r + 1e-6]
+    out.append(("the per-step oracle bounds every method (team reward per step)", not beaten,
+                f"oracle {oracle_r:.4f}; best other {max(m[n]['reward'] for n in METHODS if n != 'oracle'):.4f}"
+                + (f"; above it: {beaten}" if beaten else "")))
+    learned_q = {n: m[n]["qoe"] for n in LEARNED}
+    best = max(learned_q, key=learned_q.get)
+    out.append(("semantic-aware MAPPO is the best learned method (QoE)", best == "mappo",
+                ", ".join(f"{n} {q:.4f}" for n, q in sorted(learned_q.items(), key=lambda kv: -kv[1]))))
+    for aware, unaware in TWINS:
+        out.append((f"{unaware} is below its aware twin {aware} (QoE)", m[unaware]["qoe"] < m[aware]["qoe"],
+                    f"{aware} {m[aware]['qoe']:.4f} vs {unaware} {m[unaware]['qoe']:.4f}"))
+    local = m["local"]["qoe"]
+    out.append(("Local is exactly 0.5", local == 0.5, f"local QoE {local!r}"))
+    t5 = results.get("table5", {})
+    if t5:
+        lat = min(t5, key=lambda k: t5[k]["latency_ms"])
+        ene = min(t5, key=lambda k: t5[k]["energy_j"])
+        acc = max(t5, key=lambda k: t5[k]["accuracy"])
+        out.append(("Table V: delay preference has the lowest latency", lat == "delay", f"lowest: {lat}"))
+        out.append(("Table V: energy preference has the lowest energy", ene == "energy", f"lowest: {ene}"))
+        out.append(("Table V: accuracy preference has the highest accuracy", acc == "accuracy", f"highest: {acc}"))
+    return out
+
+
+def write_results_md(results: dict[str, Any], path: str | Path) -> None:
+    run = results.get("run", {})
+    m = results["methods"]
+    lines = ["# Results: the paper's experiments, reproduced", ""]
+    v = run.get("versions", {})
+    lines += [
+        f"Written by `semjax paper` ({run.get('budget', '?')} budget) in {run.get('seconds', float('nan')):.0f} s on "
+        f"{v.get('platform', '?')} ({v.get('cpu', '?')}; devices: {v.get('devices', '?')}), JAX {v.get('jax', '?')}. "
+        f"Learned methods: {run.get('budget_detail', {}).get('seeds', '?')} seeds each; intervals are 95 % "
+        "Student-t over seeds. Every method is tested on the same worlds (common random numbers).",
+        "",
+        "## Every method at the default world (Fig. 12)",
+        "",
+        "| method | QoE | ±95 % | team reward/step | latency ms | energy J | accuracy | QoE % of oracle | reward % of oracle |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in METHODS:
+        r = m[name]
+        pct = r.get("pct_of_oracle", {})
+        lines.append(
+            f"| {name} | {_fmt(r['qoe'])} | {_fmt(r['ci95']['qoe'])} | {_fmt(r['reward'], 3)} | {_fmt(r['latency_ms'], 3)} | "
+            f"{_fmt(r['energy_j'])} | {_fmt(r['accuracy'])} | {_fmt(pct.get('qoe'), 1)} | {_fmt(pct.get('reward'), 1)} |"
+        )
+    h = results.get("headline", {})
+    lines += [
+        "",
+        "## Headline",
+        "",
+        "| | ours | paper |",
+        "|---|---|---|",
+        f"| QoE gain of semantic-aware MAPPO over semantic-unaware MAPPO | {100 * h.get('gain_vs_mappo_unaware', float('nan')):.2f} % | {100 * PAPER['gain_vs_mappo_unaware']:.2f} % |",
+        f"| QoE gain over semantic-unaware D3QN | {100 * h.get('gain_vs_d3qn_unaware', float('nan')):.2f} % | {100 * PAPER['gain_vs_d3qn_unaware']:.2f} % |",
+        f"| Local QoE | {m['local']['qoe']!r} | {PAPER['local_qoe']} |",
+        "",
+        "## Checks of the paper's claims",
+        "",
+        "| claim | holds | evidence |",
+        "|---|---|---|",
+    ]
+    for statement, ok, evidence in checks(results):
+        lines.append(f"| {statement} | {'PASS' if ok else 'FAIL'} | {evidence} |")
+    t5 = results.get("table5", {})
+    if t5:
+        lines += ["", "## Table V: preferences (semantic-aware MAPPO retrained per weight setting)", "",
+                  "| preference | latency ms (ours / paper) | energy J (ours / paper) | accuracy % (ours / paper) | QoE (ours) |",
+                  "|---|---|---|---|---|"]
+        for pref, r in t5.items():
+            p = PAPER["table5"][pref]
+            lines.append(f"| {pref} | {_fmt(r['latency_ms'], 3)} / {p[0]} | {_fmt(r['energy_j'])} / {p[1]} | "
+                         f"{100 * r['accuracy']:.2f} / {p[2]} | {_fmt(r['qoe'])} |")
+    figs = results.get("figures", {})
+    lines += ["", "## Shape of every figure", "", "| figure | method | ours | paper |", "|---|---|---|---|"]
+    for fig in ("fig8", "fig9", "fig10", "fig11"):
+        f = figs.get(fig)
+        if not f:
+            continue
+        for name, series in f["methods"].items():
+            xs = f["x"][: len(series["qoe"])]
+            lines.append(f"| {fig} | {name} | {_trend(xs, series['qoe'])} | {PAPER_SHAPES[fig] if name == 'mappo' else ''} |")
+    for key in ("fig17_slope_latency", "fig17_slope_energy", "fig17_slope_accuracy"):
+        f = figs.get(key)
+        if f and "mappo" in f["methods"]:
+            lines.append(f"| {key} | mappo | {_trend(f['x'], f['methods']['mappo']['qoe'])} | {PAPER_SHAPES['fig17']} |")
+    f13 = figs.get("fig13")
+    if f13:
+        lines += ["", "Fig. 13 (trained on the mix, tested per task type), semantic-aware MAPPO:", "",
+                  "| queue | QoE | latency ms | energy J | accuracy |", "|---|---|---|---|---|"]
+        mm = f13["methods"]["mappo"]
+        for i, x in enumerate(f13["x"]):
+            lines.append(f"| {x} | {_fmt(mm['qoe'][i])} | {_fmt(mm['latency_ms'][i], 3)} | {_fmt(mm['energy_j'][i])} | {_fmt(mm['accuracy'][i])} |")
+    lines += [
+        "",
+        "## Why our numbers differ from the paper's",
+        "",
+        "- The task profile's \"ours\" constants (extraction FLOPs, payload sizes, accuracy exponents, "
+        "channel factor; SPEC section 5) are calibrated guesses, not the paper's unpublished values: absolute "
+        "latency, energy and accuracy, and so the size of every gain, depend on them.",
+        "- Training budgets are set for a CPU (README): width-64 networks and the budget above, not Table III's "
+        "width 256 trained to convergence; under the quick budget the learned methods are far from converged.",
+        "- The oracle shows how much any policy could still gain: a learned method's % of the oracle is its "
+        "remaining headroom, independent of the profile's constants.",
+        "",
+        "Figures: " + ", ".join(sorted(p.name for p in Path(path).parent.glob("*.png"))) + ".",
+        "",
+    ]
+    Path(path).write_text("\n".join(lines))
+
+
+__all__ = ["write_results_md", "checks", "FIXED"]

@@ -1,0 +1,84 @@
+"""`semjax paper` end to end on a tiny budget: the schema of results.json and its invariants."""
+
+import json
+
+import numpy as np
+import pytest
+
+from semjax.agents.oracle import OracleConfig
+from semjax.paper import METHODS, PREFERENCES, PaperBudget, PaperRun, mean_ci
+from semjax.results_md import checks
+
+TINY = PaperBudget(
+    seeds=2,
+    episodes=6,
+    sweep_episodes=3,
+    mappo={"num_updates": 2, "num_envs": 4, "num_minibatches": 2, "hidden": 16, "rollout_len": 4},
+    d3qn={"num_updates": 2, "num_envs": 2, "steps_per_update": 2, "learning_starts": 8, "batch_size": 8,
+          "buffer_size": 64, "hidden": 16},
+    retrain={"num_updates": 2, "num_envs": 4, "num_minibatches": 2, "hidden": 16, "rollout_len": 4},
+    retrain_methods=("mappo",),
+    num_ues=(2,),
+    mu_min=(0.1, 0.9),
+    weight_steps=(0.5,),
+    bandwidth=(5e6, 10e6),
+    noise_power=(2e-3,),
+    slope_scales=(1.0, 2.0),
+    oracle=OracleConfig(local_freq_points=5, raw_power_points=5, power_points=3, freq_points=2, mu_points=4,
+                        refine_steps=3),
+)
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("paper")
+    run = PaperRun(out, overrides=("env.num_ues=2", "env.num_channels=2", "env.queue_len=4"), budget=TINY,
+                   progress=False)
+    return out, run.run()
+
+
+@pytest.mark.slow
+def test_results_schema_and_files(paper_run):
+    out, results = paper_run
+    saved = json.loads((out / "results.json").read_text())
+    assert set(saved["methods"]) == set(METHODS)
+    assert set(saved["table5"]) == set(PREFERENCES)
+    assert set(saved["headline"]) == {"gain_vs_mappo_unaware", "gain_vs_d3qn_unaware"}
+    for fig in ("fig6_fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13", "fig14", "fig15", "fig16",
+                "fig17_slope_latency", "fig17_slope_energy", "fig17_slope_accuracy"):
+        assert fig in saved["figures"], fig
+    for png in ("fig6_convergence.png", "fig7_convergence.png", "fig8.png", "fig9.png", "fig10.png", "fig11.png",
+                "fig12.png", "fig13.png", "fig14_16.png", "fig17.png"):
+        assert (out / png).stat().st_size > 1000, png
+    for name in ("RESULTS.md", "config.yaml", "versions.json", "evaluation_sweeps.csv", "fig10.csv", "fig11.csv"):
+        assert (out / name).is_file(), name
+    assert saved["run"]["budget_detail"]["seeds"] == 2
+
+
+@pytest.mark.slow
+def test_results_invariants(paper_run):
+    _, results = paper_run
+    m = results["methods"]
+    assert m["local"]["qoe"] == 0.5  # exactly
+    for name in METHODS:
+        assert m[name]["reward"] <= m["oracle"]["reward"] + 1e-5, name
+        assert len(m[name]["seeds"]["qoe"]) == (2 if name not in ("local", "random", "raw_offload", "greedy", "oracle") else 1)
+        np.testing.assert_allclose(m[name]["pct_of_oracle"]["qoe"], 100 * m[name]["qoe"] / m["oracle"]["qoe"])
+    h = results["headline"]
+    assert h["gain_vs_mappo_unaware"] == pytest.approx((m["mappo"]["qoe"] - m["mappo_unaware"]["qoe"]) / m["mappo_unaware"]["qoe"])
+    # the default world appears in the bandwidth sweep at 10 MHz: same policy, same key prefix -> same world
+    fig8 = results["figures"]["fig8"]
+    assert fig8["x"] == [5e6, 10e6]
+    assert fig8["methods"]["local"]["qoe"] == [0.5, 0.5]
+    # the one-hot task mixes of Fig. 13 test one task type each
+    assert results["figures"]["fig13"]["x"] == ["hybrid", "text_only", "image_only", "vqa_only"]
+    statements = {s: ok for s, ok, _ in checks(results)}
+    assert statements["Local is exactly 0.5"]
+    assert statements["the per-step oracle bounds every method (team reward per step)"]
+
+
+def test_mean_ci_against_hand_values():
+    mean, half = mean_ci([1.0, 3.0])
+    assert mean == 2.0
+    assert half == pytest.approx(12.706 * np.sqrt(2.0) / np.sqrt(2))  # t_{0.975,1} * s / sqrt(n), s = sqrt(2)
+    assert mean_ci([0.7]) == (0.7, 0.0)
