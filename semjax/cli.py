@@ -9,6 +9,14 @@ Verbs:
   semjax demo [--config FILE] [--episodes N] [--out DIR] [key=value ...]
       Evaluates the fixed policies (Local, Random, own-channel semantic offloading, raw
       offloading) on the configured world and prints QoE, latency, energy and accuracy.
+  semjax paper [--quick] [--out DIR] [--config FILE] [--seeds S] [key=value ...]
+      Runs the paper's experiments (SPEC section 9): trains every learned method on several
+      seeds, evaluates every method with the per-step oracle, writes one PNG and CSV per
+      figure, results.json and RESULTS.md.
+  semjax sweep SWEEP.yaml [--out DIR] [--json] [--distributed] [key=value ...]
+      Trains and evaluates every config x seed of a sweep file as one compiled, sharded
+      program (or evaluates a fixed policy under many worlds); resumable. Writes
+      results.csv, summary.csv and plots/ into DIR.
 """
 
 from __future__ import annotations
@@ -97,6 +105,60 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from semjax.sweep import load_sweep, prepare_host, run_sweep
+
+    prepare_host()  # before JAX starts its backend (see its doc)
+    if args.distributed:
+        import jax
+
+        jax.distributed.initialize()  # multi-host: the cluster (Slurm, Open MPI, TPU pod) is detected
+    sweep = load_sweep(args.sweep_file, args.overrides)
+    out = args.out or f"runs/sweeps/{sweep.name}"
+    info = run_sweep(sweep, out)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(f"{info['configs']} configs x {info['seeds']} seeds: ran {info['ran']} of {info['runs']} runs "
+              f"in {info['seconds']:.0f} s ({info['groups']} compiled group(s), {info['devices']} device(s))")
+        print(f"wrote {out}/: results.csv, summary.csv, plots/, sweep.yaml, versions.json")
+    return 0
+
+
+def _paper(args: argparse.Namespace) -> int:
+    import os
+
+    # XLA's CPU thread pool defaults to the core count; on 2 cores the vmapped training
+    # programs can wedge with every thread parked (semjax.sweep.prepare_host explains).
+    # Must be set before JAX starts its backend.
+    os.environ.setdefault("NPROC", str(max(16, 2 * (os.cpu_count() or 1))))
+    from semjax.paper import PaperRun
+
+    run = PaperRun(args.out, quick=args.quick, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds)
+    results = run.run()
+    h = results["headline"]
+    print(f"done in {results['run']['seconds']:.0f} s: QoE gain over semantic-unaware MAPPO "
+          f"{100 * h['gain_vs_mappo_unaware']:.2f} %, over semantic-unaware D3QN {100 * h['gain_vs_d3qn_unaware']:.2f} %")
+    for name, r in results["methods"].items():
+        print(f"{name:<16}QoE {r['qoe']:.4f}  reward/step {r['reward']:8.3f}  ({r['pct_of_oracle']['qoe']:.1f} % of the oracle's QoE)")
+    print(f"wrote {args.out}/: RESULTS.md, results.json, one PNG and CSV per figure, config.yaml, versions.json")
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from semjax.codecs.profile import ProfileConfig, run_profile
+
+    cfg = ProfileConfig(quick=args.quick, paper_scale=args.paper_scale, data_dir=args.data_dir, seed=args.seed,
+                        steps=args.steps, vit_checkpoint=args.vit_checkpoint, bert_checkpoint=args.bert_checkpoint)
+    command = "semjax profile " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["profile"] else None
+    result = run_profile(cfg, args.out, args.figures, command=command)
+    for name, entry in result["fields"].items():
+        print(f"{name:<14}" + "".join(f"{v:>14.5g}" for v in entry["values"]))
+    print(f"wrote {args.out} (load it with SemanticMEC(profile={args.out!r})) and "
+          f"{Path(args.figures or Path(args.out).parent) / (Path(args.out).stem + '_<task>.png')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semjax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -123,6 +185,37 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the evaluation as JSON")
     ev.add_argument("overrides", nargs="*", help="dotted overrides of params.* (e.g. params.bandwidth=5e6) or eval.*")
     ev.set_defaults(func=_evaluate)
+
+    prof = sub.add_parser("profile", help="measure the Flax split codecs and fit a task profile (needs the codecs extra)")
+    prof.add_argument("--out", default="runs/profile/measured.json", help="profile JSON to write")
+    prof.add_argument("--figures", default=None, help="folder for one PNG per task (default: next to --out)")
+    prof.add_argument("--quick", action="store_true", help="500 training steps per task, one noise draw per test sample and SNR")
+    prof.add_argument("--paper-scale", action="store_true",
+                      help="take FLOPs and bits from BERT-base / ViT-B models (cost analysis only, no training)")
+    prof.add_argument("--data-dir", default=None,
+                      help="local folder with SST-2/, cifar-10-batches-py/, VQAv2/ (default: bundled / generated data)")
+    prof.add_argument("--vit-checkpoint", default=None, help="local FlaxViTModel folder (save_pretrained) to start from")
+    prof.add_argument("--bert-checkpoint", default=None, help="local FlaxBertModel folder (save_pretrained) to start from")
+    prof.add_argument("--steps", type=int, default=None, help="training steps per task (default 500 quick, 1500)")
+    prof.add_argument("--seed", type=int, default=0)
+    prof.set_defaults(func=_profile)
+
+    pp = sub.add_parser("paper", help="run the paper's experiments: every method, every figure, RESULTS.md")
+    pp.add_argument("--quick", action="store_true", help="small budgets (under 20 minutes on a 2-core CPU)")
+    pp.add_argument("--out", default="runs/paper_figures", help="output directory")
+    pp.add_argument("--config", default=None, help="YAML config of the world and the MAPPO settings (default: built-in)")
+    pp.add_argument("--seeds", type=int, default=None, help="seeds per learned method (default: 2 quick, 3 full)")
+    pp.add_argument("overrides", nargs="*", help="dotted overrides, e.g. seed=1 params.noise_power=1e-3")
+    pp.set_defaults(func=_paper)
+
+    sw = sub.add_parser("sweep", help="train/evaluate many configs x seeds as one compiled program")
+    sw.add_argument("sweep_file", help="a sweep file, e.g. configs/sweeps/default_64x4.yaml")
+    sw.add_argument("--out", default=None, help="output directory (default runs/sweeps/NAME); rerun to resume")
+    sw.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    sw.add_argument("--distributed", action="store_true",
+                    help="multi-host: call jax.distributed.initialize() first (one process per host)")
+    sw.add_argument("overrides", nargs="*", help="dotted overrides of the sweep file, e.g. seeds=2 base.train.num_updates=50")
+    sw.set_defaults(func=_sweep)
     return parser
 
 

@@ -241,15 +241,17 @@ class SemanticMEC:
         return state.task_type
 
     def observe(self, state: EnvState, params: EnvParams | None = None) -> jax.Array:
-        """Per-agent observations (N, D), each feature O(1). Per agent n, in order:
+        """Per-agent observations (N, D), each feature O(1). Per agent n, in order::
 
-        1. log10 g_{k,n} on every sub-channel k (K values; g floored at 1e-10);
-        2. log10 l^U / 1 GFLOP and 3. log10 l^S / 1 GFLOP of the current task;
-        4. t_ref / t_max and 5. E_ref / E_max_n (local latency and energy at freq_ref);
-        6. local accuracy eps^t; 7. t_max in ms; 8. E_max_n in units of 0.1 J; 9. eps_min;
-        10. log10 bandwidth / 10 MHz; 11. log10 noise power / 1 mW (so a policy sees the
-            link conditions it is evaluated under, the paper's Figs. 8-9);
-        12. one-hot task type (M); 13. queue progress t / Q; 14. one-hot agent id (N).
+            1. log10 g_{k,n} on every sub-channel k (K values; g floored at 1e-10);
+            2. log10 l^U / 1 GFLOP and 3. log10 l^S / 1 GFLOP of the current task;
+            4. t_ref / t_max and 5. E_ref / E_max_n (local latency and energy at freq_ref);
+            6. local accuracy eps^t; 7. t_max in ms; 8. E_max_n in units of 0.1 J; 9. eps_min;
+            10. log10 bandwidth / 10 MHz; 11. log10 noise power / 1 mW (so a policy sees the
+                link conditions it is evaluated under, the paper's Figs. 8-9);
+            12. one-hot task type (M); 13. queue progress t / Q; 14. one-hot agent id (N).
+
+        So D = K + 10 + M + 1 + N (``obs_dim``).
         """
         params = self.default_params if params is None else params
         n, q = self.num_ues, self.queue_len

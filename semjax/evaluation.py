@@ -91,6 +91,13 @@ def _summaries(params: EnvParams, rec: dict[str, jax.Array], mask: jax.Array, nu
     }
 
 
+def summarize(env: SemanticMEC, params: EnvParams, rec: dict[str, jax.Array]):
+    """The metrics of ``rollout`` records, jittable: (overall, [per task type]) dicts of scalars."""
+    overall = _summaries(params, rec, jnp.ones_like(rec["qoe"], bool), env.num_ues)
+    per_task = [_summaries(params, rec, rec["task_type"] == m, 1) for m in range(env.num_task_types)]
+    return overall, per_task
+
+
 def evaluate(
     env: SemanticMEC,
     params: EnvParams,
@@ -108,10 +115,7 @@ def evaluate(
 
     @jax.jit
     def run(key):
-        rec = rollout(env, params, policy, key, num_episodes, initial_carry)
-        overall = _summaries(params, rec, jnp.ones_like(rec["qoe"], bool), env.num_ues)
-        per_task = [_summaries(params, rec, rec["task_type"] == m, 1) for m in range(env.num_task_types)]
-        return overall, per_task
+        return summarize(env, params, rollout(env, params, policy, key, num_episodes, initial_carry))
 
     overall, per_task = jax.device_get(run(key))
     names = env.profile.names or tuple(f"type{m}" for m in range(env.num_task_types))

@@ -176,7 +176,8 @@ def train_seeds(config, env: SemanticMEC, params: EnvParams, keys: jax.Array, de
     bar = _Bar(desc, config.num_updates, progress)
 
     def one(p, key):
-        runner, metrics = module.make_train(config, env, p, progress=bar)(key)
+        # No host callback at all without a bar: one less thing inside the compiled loop.
+        runner, metrics = module.make_train(config, env, p, progress=bar if progress else None)(key)
         return _policy_params(config, runner), metrics
 
     over_seeds = jax.vmap(one, in_axes=(None, 0))

@@ -25,7 +25,7 @@ from semjax.params import EnvParams
 
 #: bit/s. The rate is floored here so that a zero fading never divides by zero (t_tx finite).
 RATE_FLOOR = 1.0
-#: Linear SNR floor before log10: snr_db >= -200 dB.
+#: Linear SNR floor before log10 (so snr_db >= -200 dB).
 SNR_FLOOR = 1e-20
 #: Gain floor used only inside the observation's log10.
 GAIN_FLOOR = 1e-10
@@ -104,7 +104,7 @@ def _f32(x) -> jax.Array:
 
 
 def channel_gain(params: EnvParams, distance, fading) -> jax.Array:
-    """g_{k,n} = |h_{k,n}|^2 (d_n / d0)^(-alpha) (Decision 1); fading (..., K, N), distance (..., N)."""
+    """``g_{k,n} = |h_{k,n}|^2 (d_n / d0)^(-alpha)`` (Decision 1); fading (..., K, N), distance (..., N)."""
     ratio = _f32(distance) / _f32(params.ref_distance)
     return _f32(fading) * jnp.power(ratio, -_f32(params.path_loss_exponent))[..., None, :]
 
@@ -292,7 +292,7 @@ def ue_outcome(params: EnvParams, task_type, gain, offloaded, power, freq, mu, t
 def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, action: Action) -> StepMetrics:
     """Every quantity of one step for every UE (SPEC section 3).
 
-    task_type int (N,), distance m (N,), fading |h|^2 (K, N), energy_budget J (N,), action
+    task_type int (N,), distance m (N,), fading ``|h|^2`` (K, N), energy_budget J (N,), action
     fields (N,). Continuous action parts are clipped into their ranges, choice into {0..K}.
     """
     fading = _f32(fading)

@@ -54,7 +54,7 @@ def params_to_numpy(params) -> SimpleNamespace:
 
 
 def sigmoid(x):
-    """Numerically stable logistic function (no overflow for large |x|)."""
+    """Numerically stable logistic function (no overflow for large ``|x|``)."""
     x = np.asarray(x, dtype=np.float64)
     e = np.exp(-np.abs(x))  # in (0, 1], never overflows
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))

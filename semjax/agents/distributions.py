@@ -6,6 +6,7 @@ unclipped; it is clipped only when mapped to the env). The joint log-prob is the
 parts' log-probs; entropies are reported per part, so each gets its own coefficient.
 
 Variants (SPEC section 7):
+
 * hybrid, semantic: Categorical(K+1) x Gaussian(power, freq, mu)
 * hybrid, semantic-unaware: Categorical(K+1) x Gaussian(power, freq); mu = 1
 * discrete: Categorical(K+1) x Categorical(power bins) x Categorical(freq bins)

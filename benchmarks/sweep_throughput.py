@@ -1,0 +1,147 @@
+#!/usr/bin/env python
+"""Sweep throughput: configs trained (and evaluated) per hour, one vmapped program against a
+Python loop of single runs, on the same configs with the same budget per config.
+
+The configs: the default world under a 4 x 4 grid of bandwidth x mu_min (``--configs 16``),
+each trained by MAPPO for ``--updates`` updates of ``--num-envs`` envs (the rest of the
+training config is ``configs/paper.yaml``'s) and evaluated over ``--episodes`` test episodes.
+
+* vmapped: ``semjax.sweep.make_program`` over all configs at once, sharded over all devices.
+* loop: the same train-and-evaluate function jitted for one config with the params passed as
+  arguments, compiled once and called once per config (the fair peer: no recompilation).
+
+Both run in one process under the same XLA flags as ``semjax sweep`` (single-threaded Eigen,
+``--host-devices`` CPU devices: default 1, so that neither arm gets more cores than the
+other). Both report compile-included and steady-state (compiled call only) figures; the compiled
+calls are timed once each (a call is long) after a warm-up of nothing, as a user runs them.
+
+    python benchmarks/sweep_throughput.py [--configs 16] [--updates 10] [--num-envs 16] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from semjax.agents.mappo import make_policy, make_train
+from semjax.config import build_env, load_config, train_config, versions
+from semjax.evaluation import rollout, summarize
+from semjax.sweep import EVAL_KEY_SALT, _stack, make_mesh, make_program, prepare_host
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def configs(count: int, updates: int, num_envs: int, episodes: int):
+    """``count`` configs of the default world: a bandwidth x mu_min grid (cycled if longer)."""
+    bandwidths = (2.5e6, 5e6, 10e6, 20e6)
+    mu_mins = (0.1, 0.3, 0.5, 0.7)
+    grid = [(b, m) for b in bandwidths for m in mu_mins]
+    out = []
+    for i in range(count):
+        b, m = grid[i % len(grid)]
+        cfg = load_config(REPO / "configs" / "paper.yaml", [
+            f"params.bandwidth={b}", f"params.mu_min={m}", f"train.num_updates={updates}",
+            f"train.num_envs={num_envs}", f"train.num_minibatches={min(4, num_envs)}", f"eval.episodes={episodes}"])
+        out.append(cfg)
+    return out
+
+
+def measure(count: int, updates: int, num_envs: int, episodes: int) -> dict:
+    cfgs = configs(count, updates, num_envs, episodes)
+    env, _ = build_env(cfgs[0])
+    config = train_config(cfgs[0])
+    params = [build_env(c)[1] for c in cfgs]
+    seeds = list(range(count))
+
+    # vmapped: one program over every config.
+    mesh = make_mesh(count, config.num_envs)
+    program = make_program(env, episodes, mesh, config=config)
+    runs = NamedSharding(mesh, P("runs"))
+    stacked = jax.device_put(_stack(params), runs)
+    keys = jax.device_put(jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32)), runs)
+    start = time.perf_counter()
+    compiled = program.lower(stacked, keys).compile()
+    v_compile = time.perf_counter() - start
+    start = time.perf_counter()
+    v_out = jax.block_until_ready(compiled(stacked, keys))
+    v_run = time.perf_counter() - start
+
+    # loop: one config at a time, params as arguments, compiled once.
+    @jax.jit
+    def one(p, key):
+        runner, _ = make_train(config, env, p)(key)
+        act, carry = make_policy(config, env, runner.actor.params)
+        rec = rollout(env, p, act, jax.random.fold_in(key, EVAL_KEY_SALT), episodes, carry)
+        return summarize(env, p, rec)[0]
+
+    start = time.perf_counter()
+    one_c = one.lower(jax.tree.map(lambda x: x[0], stacked), keys[0]).compile()
+    l_compile = time.perf_counter() - start
+    l_times, l_qoe = [], []
+    for i in range(count):
+        p = jax.tree.map(lambda x, i=i: x[i], stacked)
+        start = time.perf_counter()
+        out = jax.block_until_ready(one_c(p, keys[i]))
+        l_times.append(time.perf_counter() - start)
+        l_qoe.append(float(out["qoe"]))
+    l_run = sum(l_times)
+
+    per_hour = lambda seconds: count * 3600.0 / seconds
+    steps = updates * config.rollout_len * num_envs
+    return {
+        "configs": count, "updates_per_config": updates, "num_envs": num_envs, "rollout_len": config.rollout_len,
+        "eval_episodes": episodes, "env_steps_per_config": steps, "hidden": config.hidden,
+        "devices": len(jax.devices()), "mesh": dict(mesh.shape),
+        "vmapped": {"compile_s": v_compile, "run_s": v_run,
+                    "configs_per_hour_steady": per_hour(v_run),
+                    "configs_per_hour_with_compile": per_hour(v_compile + v_run)},
+        "loop": {"compile_s": l_compile, "run_s": l_run, "per_config_s": l_times,
+                 "configs_per_hour_steady": per_hour(l_run),
+                 "configs_per_hour_with_compile": per_hour(l_compile + l_run)},
+        "ratio_steady": l_run / v_run,
+        "ratio_with_compile": (l_compile + l_run) / (v_compile + v_run),
+        # The two paths compute the same runs: their QoE must agree (float32, vmap batching).
+        "max_abs_qoe_difference": float(np.max(np.abs(np.asarray(v_out["overall"]["qoe"]) - np.asarray(l_qoe)))),
+    }
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", type=int, default=16)
+    parser.add_argument("--updates", type=int, default=10, help="PPO updates per config")
+    parser.add_argument("--num-envs", type=int, default=16, help="envs per config (the sweep files' budget)")
+    parser.add_argument("--episodes", type=int, default=20, help="test episodes per config")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sweep_throughput.json"))
+    parser.add_argument("--host-devices", type=int, default=1,
+                        help="CPU devices (XLA host platform); 1 keeps both arms on the same single device")
+    args = parser.parse_args(argv)
+    prepare_host(args.host_devices)  # the sweep CLI's XLA flags, before JAX starts its backend
+    load_start = os.getloadavg()
+    result = measure(args.configs, args.updates, args.num_envs, args.episodes)
+    result["load_average_start_end"] = [load_start[0], os.getloadavg()[0]]
+    result["machine"] = {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+    result["versions"] = versions()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    v, lp = result["vmapped"], result["loop"]
+    print(f"{args.configs} configs x {args.updates} updates x {args.num_envs} envs, {len(jax.devices())} device(s)")
+    print(f"vmapped: compile {v['compile_s']:.1f} s, run {v['run_s']:.1f} s -> "
+          f"{v['configs_per_hour_steady']:.0f} configs/h steady, {v['configs_per_hour_with_compile']:.0f} with compile")
+    print(f"loop:    compile {lp['compile_s']:.1f} s, run {lp['run_s']:.1f} s -> "
+          f"{lp['configs_per_hour_steady']:.0f} configs/h steady, {lp['configs_per_hour_with_compile']:.0f} with compile")
+    print(f"ratio: {result['ratio_steady']:.2f}x steady, {result['ratio_with_compile']:.2f}x with compile; "
+          f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""SemanticMEC behind JaxMARL's ``MultiAgentEnv`` interface.
+
+Agents are named ``agent_0 .. agent_{N-1}`` (JaxMARL's convention; agent n is UE n).
+Observations, actions, rewards and dones are dictionaries keyed by agent; ``dones`` also
+carries ``"__all__"``. All UEs finish their queues together, so every agent's done equals
+``"__all__"``. Each agent's reward is the team reward r = sum_n r_n (the cooperative
+setting MAPPO trains in); the info holds the step's per-UE metrics as (N,) arrays, the
+layout JaxMARL's baselines and ``LogWrapper`` expect.
+
+Auto-reset is JaxMARL's own: ``JaxMARLMEC.step`` is the base class's, which calls
+:meth:`JaxMARLMEC.step_env` (semjax's ``step_env``, no reset) and swaps in
+:meth:`JaxMARLMEC.reset` of a split key when the episode ends.
+
+Requires ``jaxmarl`` (``pip install "semjax[adapters]"``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jaxmarl.environments import spaces
+from jaxmarl.environments.multi_agent_env import MultiAgentEnv
+
+from semjax.adapters.common import action_bounds, action_from_dict, stack_agent_actions
+from semjax.env import EnvState, SemanticMEC
+from semjax.params import EnvParams
+
+
+class JaxMARLMEC(MultiAgentEnv):
+    """A :class:`semjax.env.SemanticMEC` with fixed params as a JaxMARL multi-agent env.
+
+    JaxMARL's ``reset(key)`` / ``step(key, state, actions)`` take no params, so the params
+    are fixed at construction (constants of the compiled functions); build
+    one adapter per parameter set, or use the semjax env directly to vmap over params.
+
+    Args:
+      env: the env to wrap (default: ``SemanticMEC()``, the paper's world).
+      params: its params (default: ``env.default_params``).
+
+    Each agent's action is a dictionary with keys ``choice`` (int in {0..K}), ``power``
+    (W), ``freq`` (Hz) and ``mu``, each a scalar; its space is a JaxMARL ``Dict`` of a
+    ``Discrete(K + 1)`` and three scalar ``Box`` es with the env's physical bounds.
+    """
+
+    def __init__(self, env: SemanticMEC | None = None, params: EnvParams | None = None):
+        self.env = SemanticMEC() if env is None else env
+        self.params = self.env.default_params if params is None else params
+        super().__init__(num_agents=self.env.num_ues)
+        bounds = action_bounds(self.env, self.params)
+        obs_space = spaces.Box(-jnp.inf, jnp.inf, (self.env.obs_dim,), jnp.float32)
+        act_space = spaces.Dict({
+            "choice": spaces.Discrete(self.env.num_channels + 1),
+            **{k: spaces.Box(lo, hi, (), jnp.float32) for k, (lo, hi) in bounds.items()},
+        })
+        self.observation_spaces = {a: obs_space for a in self.agents}
+        self.action_spaces = {a: act_space for a in self.agents}
+
+    @partial(jax.jit, static_argnums=(0,))
+    def reset(self, key: jax.Array) -> tuple[dict[str, jax.Array], EnvState]:
+        """Starts an episode; returns the observations keyed by agent and the state."""
+        obs, state = self.env.reset(key, self.params)
+        return self._split(obs), state
+
+    def step_env(
+        self, key: jax.Array, state: EnvState, actions: dict[str, dict[str, Any]]
+    ) -> tuple[dict[str, jax.Array], EnvState, dict[str, jax.Array], dict[str, jax.Array], dict[str, jax.Array]]:
+        """One step without reset: (obs, state, rewards, dones, info), dictionaries keyed by agent."""
+        action = action_from_dict(stack_agent_actions(actions, self.agents))
+        obs, state, reward, done, info = self.env.step_env(key, state, action, self.params)
+        rewards = {a: reward for a in self.agents}
+        dones = {a: done for a in self.agents}
+        dones["__all__"] = done
+        return self._split(obs), state, rewards, dones, info
+
+    def get_obs(self, state: EnvState) -> dict[str, jax.Array]:
+        """The observation of every agent, keyed by agent."""
+        return self._split(self.env.observe(state, self.params))
+
+    @partial(jax.jit, static_argnums=(0,))
+    def get_avail_actions(self, state: EnvState) -> dict[str, jax.Array]:
+        """Every discrete choice is always available: a mask of K + 1 ones per agent."""
+        del state
+        mask = jnp.ones((self.env.num_channels + 1,), bool)
+        return {a: mask for a in self.agents}
+
+    @property
+    def name(self) -> str:
+        return "SemanticMEC"
+
+    @property
+    def agent_classes(self) -> dict[str, list[str]]:
+        """All agents are UEs of one class (they share a policy in MAPPO)."""
+        return {"ue": list(self.agents)}
+
+    def world_state(self, obs: dict[str, jax.Array]) -> jax.Array:
+        """The centralised critic's input (N, N*D + N), as :meth:`semjax.env.SemanticMEC.world_state`."""
+        return self.env.world_state(jnp.stack([obs[a] for a in self.agents]))
+
+    def _split(self, obs: jax.Array) -> dict[str, jax.Array]:
+        return {a: obs[i] for i, a in enumerate(self.agents)}

@@ -1,0 +1,297 @@
+"""Split codecs: the mu -> split rule, the AWGN channel, the Flax models, XLA FLOPs, data."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("transformers", reason="the codecs need the 'codecs' extra (transformers)")
+pytest.importorskip("sklearn", reason="the codecs need the 'codecs' extra (scikit-learn)")
+
+import jax
+import jax.numpy as jnp
+
+from semjax.codecs import data as D
+from semjax.codecs import models as M
+from semjax.codecs.channel import awgn, power_normalise
+from semjax.codecs.flops import codec_costs, compiled_flops, feature_bits, feature_shape
+from semjax.codecs.split import check_mu_grid, split_for_mu
+
+# ---------------------------------------------------------------------------------------
+# split rule
+
+
+@pytest.mark.parametrize(
+    "mu,n,h,depth,width",
+    [(0.1, 4, 64, 4, 6), (0.5, 4, 64, 3, 32), (0.75, 4, 64, 2, 48), (1.0, 4, 64, 1, 64),
+     (0.5, 12, 768, 7, 384), (0.1, 12, 768, 11, 77), (0.01, 3, 10, 3, 1)],
+)
+def test_split_rule_hand_values(mu, n, h, depth, width):
+    s = split_for_mu(mu, n, h)
+    assert (s.depth, s.width) == (depth, width)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(1e-4, 1.0), st.floats(1e-4, 1.0), st.integers(1, 24), st.integers(1, 1024))
+def test_split_rule_monotone_and_in_range(a, b, n, h):
+    lo, hi = sorted((a, b))
+    s_lo, s_hi = split_for_mu(lo, n, h), split_for_mu(hi, n, h)
+    assert s_lo.depth >= s_hi.depth  # smaller mu: deeper split
+    assert s_lo.width <= s_hi.width  # smaller mu: narrower bottleneck
+    assert 1 <= s_lo.depth <= n and 1 <= s_lo.width <= h
+
+
+@pytest.mark.parametrize("mu", [0.0, -0.1, 1.01, float("nan")])
+def test_split_rule_rejects_bad_mu(mu):
+    with pytest.raises(ValueError, match=r"mu must be in \(0, 1\]"):
+        split_for_mu(mu, 4, 64)
+
+
+def test_mu_grid_validation_names_the_problem():
+    with pytest.raises(ValueError, match="strictly increasing"):
+        check_mu_grid([0.5, 0.2, 1.0])
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        check_mu_grid([0.0, 1.0])
+
+
+# ---------------------------------------------------------------------------------------
+# channel
+
+
+def test_power_normalise_matches_numpy():
+    z = np.random.default_rng(0).normal(size=(3, 5, 7)).astype(np.float32) * np.array([1, 10, 0.1])[:, None, None]
+    ref = z / np.sqrt((z.astype(np.float64) ** 2).mean(axis=(1, 2), keepdims=True))
+    out = np.asarray(power_normalise(jnp.asarray(z)))
+    np.testing.assert_allclose(out, ref, rtol=1e-5)
+    np.testing.assert_allclose((out**2).mean(axis=(1, 2)), 1.0, rtol=1e-5)
+
+
+def test_awgn_nearly_identity_at_high_snr():
+    z = jax.random.normal(jax.random.key(0), (4, 17, 8)) * 3.0
+    y = awgn(jax.random.key(1), z, 80.0)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(power_normalise(z)), atol=1e-3)
+
+
+@pytest.mark.parametrize("snr_db", [0.0, 10.0, -5.0])
+def test_awgn_noise_variance_is_one_over_snr(snr_db):
+    z = jax.random.normal(jax.random.key(0), (8, 500, 50))
+    noise = np.asarray(awgn(jax.random.key(2), z, snr_db) - power_normalise(z))
+    # 200k samples: the variance estimate's relative standard error is sqrt(2/2e5) = 0.3 %.
+    np.testing.assert_allclose(noise.var(), 10 ** (-snr_db / 10), rtol=0.02)
+    assert abs(noise.mean()) < 0.01 * 10 ** (-snr_db / 20)
+
+
+def test_awgn_per_sample_snr():
+    z = jnp.ones((2, 1000, 100))
+    noise = np.asarray(awgn(jax.random.key(3), z, jnp.array([0.0, 20.0])) - 1.0)
+    np.testing.assert_allclose(noise.var(axis=(1, 2)), [1.0, 0.01], rtol=0.03)
+
+
+# ---------------------------------------------------------------------------------------
+# models
+
+TINY_VIT = M.vit_config(12, 3, 6, 16, 3, 2, 32)
+TINY_BERT = M.bert_config(20, 7, 16, 3, 2, 32)
+
+
+def _tiny_inputs(task):
+    widest = M.SplitCodec(task, 3, 16, 5, TINY_VIT, TINY_BERT)
+    x = M.dummy_inputs(widest, 2)
+    if "pixels" in x:
+        x["pixels"] = jax.random.uniform(jax.random.key(1), x["pixels"].shape)
+    if "ids" in x:
+        x["ids"] = jax.random.randint(jax.random.key(2), x["ids"].shape, 0, 20)
+        x["mask"] = x["mask"].at[:, 5:].set(0)
+    return widest, x
+
+
+def test_any_split_equals_the_static_split_codec():
+    # vqa runs both backbones, the joint bottleneck and the fusion: it covers text and image.
+    widest, x = _tiny_inputs("vqa")
+    params = M.init_params(widest, jax.random.key(0), x)
+    for depth, width in [(1, 3), (3, 16)]:
+        static = M.SplitCodec("vqa", depth, width, 5, TINY_VIT, TINY_BERT)
+        a = static.apply({"params": M.static_params(params, width)}, x)
+        b = widest.apply({"params": params}, x, depth, width, jax.random.key(9), jnp.inf,
+                         method=M.SplitCodec.any_split)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5)
+
+
+def test_encoder_output_shape_and_power():
+    _, x = _tiny_inputs("vqa")
+    codec = M.SplitCodec("vqa", 2, 4, 5, TINY_VIT, TINY_BERT)
+    params = M.init_params(codec, jax.random.key(0), x)
+    z = np.asarray(codec.apply({"params": params}, x, method=M.SplitCodec.encode))
+    assert z.shape == (2, 5 + 7, 4)  # 4 patches + [CLS], 7 question tokens; width 4
+    np.testing.assert_allclose((z**2).mean(axis=(1, 2)), 1.0, rtol=1e-4)
+
+
+def test_bad_depth_is_rejected():
+    _, x = _tiny_inputs("text")
+    with pytest.raises(ValueError, match="depth must be in"):
+        M.init_params(M.SplitCodec("text", 4, 4, 2, TINY_VIT, TINY_BERT), jax.random.key(0), x)
+
+
+def test_pretrained_checkpoint_loads_locally(tmp_path):
+    from transformers import FlaxBertModel
+
+    ckpt = FlaxBertModel(TINY_BERT, seed=3)
+    ckpt.save_pretrained(tmp_path / "bert")
+    widest, x = _tiny_inputs("text")
+    params = M.pretrained_params(M.init_params(widest, jax.random.key(0), x), str(tmp_path / "bert"), "bert")
+    for i in range(3):
+        got = params[f"bert_layers_{i}"]["attention"]["self"]["query"]["kernel"]
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(ckpt.params["encoder"]["layer"][str(i)]["attention"]["self"]["query"]["kernel"]))
+    with pytest.raises(ValueError, match="not a local folder"):
+        M.pretrained_params(params, str(tmp_path / "missing"), "bert")
+
+
+# ---------------------------------------------------------------------------------------
+# FLOPs and bits
+
+
+def test_compiled_flops_of_a_matmul_is_2mnk():
+    a = jax.ShapeDtypeStruct((7, 13), jnp.float32)
+    b = jax.ShapeDtypeStruct((13, 5), jnp.float32)
+    assert compiled_flops(jnp.matmul, a, b) == 2 * 7 * 13 * 5
+
+
+def test_codec_flops_deterministic_and_monotone_in_depth():
+    costs = [codec_costs(M.SplitCodec("text", d, 8, 2, None, TINY_BERT), full=(d == 1)) for d in (1, 2, 3)]
+    again = codec_costs(M.SplitCodec("text", 2, 8, 2, None, TINY_BERT), full=False)
+    assert again == costs[1]
+    enc = [c["encoder_flops"] for c in costs]
+    dec = [c["decoder_flops"] for c in costs]
+    assert enc[0] < enc[1] < enc[2]  # deeper split: more device work
+    assert dec[0] > dec[1] > dec[2]  # and less server work
+    # XLA counts the optimised program (fusions, the server's last layer pruned to the [CLS]
+    # row the head reads), so increments need not be equal; the local model costs at least
+    # one layer pass more than the device side alone.
+    assert costs[0]["full_flops"] > enc[0]
+
+
+def test_bits_are_tokens_times_width_times_bits_per_element():
+    for mu in (0.1, 0.5, 1.0):
+        s = split_for_mu(mu, 3, 16)
+        codec = M.SplitCodec("vqa", s.depth, s.width, 5, TINY_VIT, TINY_BERT)
+        assert feature_bits(codec, 8) == (5 + 7) * s.width * 8
+        assert feature_shape(codec) == [12, s.width]
+
+
+def test_bits_monotone_in_mu():
+    bits = [feature_bits(M.SplitCodec("image", s.depth, s.width, 5, TINY_VIT, None))
+            for s in (split_for_mu(m, 3, 16) for m in (0.1, 0.3, 0.6, 1.0))]
+    assert bits == sorted(bits) and len(set(bits)) == 4
+
+
+# ---------------------------------------------------------------------------------------
+# data
+
+
+def _oracle_sentiment(sentence: str) -> int:
+    """An independent reading of the generator's grammar: the last clause decides."""
+    last = sentence.split(" but ")[-1].split(" , ")[-1].split(" and ")[-1].split()
+    positive = last[-1] in D._POSITIVE
+    negated = any(w in D._NEGATORS for w in last)
+    return int(positive != negated)
+
+
+def test_sentiment_labels_follow_the_grammar_and_word_order():
+    rng = np.random.default_rng(5)
+    pairs = [D.sentiment_sentence(rng) for _ in range(2000)]
+    assert all(_oracle_sentiment(s) == y for s, y in pairs)
+    assert D.sentiment_sentence.__doc__
+    # Word order matters: the same bag of words occurs with both labels.
+    assert _oracle_sentiment("the movie was good but the plot was bad") == 0
+    assert _oracle_sentiment("the plot was bad but the movie was good") == 1
+    assert 0.35 < np.mean([y for _, y in pairs]) < 0.65
+
+
+def test_sentiment_tokens_are_local_and_padded():
+    d = D.sentiment(50, 20, seed=1, max_len=20)
+    assert d.train["ids"].shape == (50, 20) and d.vocab_size == len(set(D.SENTIMENT_VOCAB)) + 4
+    assert np.all(d.train["ids"][:, 0] == 2)  # [CLS]
+    lengths = d.train["mask"].sum(1)
+    assert np.all(d.train["ids"][np.arange(50), lengths - 1] == 3)  # [SEP] closes every sentence
+    assert not np.any(d.train["ids"] == 1)  # no unknown words
+
+
+def test_sort_of_clevr_answers_match_the_pixels():
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(300):
+        img, q, a = D.sort_of_clevr_sample(rng, 4, 6, 4)
+        colour = next(c for c in D.COLOURS if f" {c} " in q)
+        hit = np.all(np.isclose(img, D.COLOURS[colour]), axis=-1)
+        rows, cols = np.nonzero(hit)
+        if q.startswith("what shape is the " + colour):
+            assert D.VQA_ANSWERS[a] == ("square" if hit.sum() == 16 else "circle")
+            checked += 1
+        elif "on the left" in q:
+            assert D.VQA_ANSWERS[a] == ("yes" if cols.mean() < 12 else "no")
+            checked += 1
+        elif "on the top" in q:
+            assert D.VQA_ANSWERS[a] == ("yes" if rows.mean() < 12 else "no")
+            checked += 1
+    assert checked > 100
+
+
+def test_digits_are_bundled():
+    d = D.digits()
+    assert d.train["pixels"].shape[1:] == (8, 8, 1) and len(d.train["label"]) + len(d.test["label"]) == 1797
+    assert 0.0 <= d.train["pixels"].min() and d.train["pixels"].max() <= 1.0
+
+
+# ---------------------------------------------------------------------------------------
+# real-data loaders (on small files written here)
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path):
+    for task in ("text", "image", "vqa"):
+        with pytest.raises(ValueError, match="not found.*Nothing is downloaded"):
+            D.load_real(task, tmp_path)
+
+
+def test_sst2_loader(tmp_path):
+    (tmp_path / "SST-2").mkdir()
+    (tmp_path / "SST-2" / "train.tsv").write_text("sentence\tlabel\na fine film \t1\na dull mess \t0\nfine fine \t1\n")
+    (tmp_path / "SST-2" / "dev.tsv").write_text("sentence\tlabel\na fine mess\t1\n")
+    d = D.load_sst2(tmp_path, max_len=6)
+    assert d.train["label"].tolist() == [1, 0, 1] and d.test["ids"].shape == (1, 6)
+    assert d.test["mask"].tolist() == [[1, 1, 1, 1, 1, 0]]
+
+
+def test_cifar_loader(tmp_path):
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        x = rng.integers(0, 256, (2, 3072), dtype=np.uint8)
+        with open(root / name, "wb") as f:
+            pickle.dump({b"data": x, b"labels": [3, 7]}, f)
+    d = D.load_cifar10(tmp_path)
+    assert d.train["pixels"].shape == (10, 32, 32, 3) and d.test["label"].tolist() == [3, 7]
+    with open(root / "test_batch", "rb") as f:
+        raw = pickle.load(f)[b"data"][0]
+    np.testing.assert_allclose(d.test["pixels"][0, 0, 1, 0], raw[1] / 255.0)  # R plane, row 0, col 1
+
+
+def test_vqav2_loader(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "VQAv2"
+    for year in ("train2014", "val2014"):
+        (root / year).mkdir(parents=True)
+        Image.new("RGB", (40, 30), (255, 0, 0)).save(root / year / f"COCO_{year}_{7:012d}.jpg")
+        qs = [{"image_id": 7, "question": "what colour is it?", "question_id": 1},
+              {"image_id": 7, "question": "is it red?", "question_id": 2}]
+        anns = [{"question_id": 1, "multiple_choice_answer": "red"}, {"question_id": 2, "multiple_choice_answer": "yes"}]
+        (root / f"v2_OpenEnded_mscoco_{year}_questions.json").write_text(json.dumps({"questions": qs}))
+        (root / f"v2_mscoco_{year}_annotations.json").write_text(json.dumps({"annotations": anns}))
+    d = D.load_vqav2(tmp_path, image_size=8, max_len=8)
+    assert d.train["pixels"].shape == (2, 8, 8, 3) and d.num_classes == 2
+    assert [d.info["answers"][i] for i in d.test["label"]] == ["red", "yes"]
+    assert d.train["pixels"][0, 0, 0, 0] > 0.9 and d.train["pixels"][0, 0, 0, 1] < 0.1

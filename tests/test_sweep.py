@@ -1,0 +1,253 @@
+"""Sweeps: config expansion and errors, results against independent references, resume,
+the seed interval, and sharded-against-unsharded on 4 forced host devices."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from semjax.config import build_env
+from semjax.evaluation import METRICS, evaluate
+from semjax.sweep import EVAL_KEY_SALT, load_sweep, mean_ci, read_table, run_sweep, t975
+
+REPO = Path(__file__).resolve().parents[1]
+
+EVAL_SWEEP = """
+name: tiny_eval
+mode: evaluate
+policy: random
+base:
+  env: {queue_len: 5}
+  eval: {episodes: 3}
+grid:
+  params.bandwidth: [2.0e6, 10.0e6]
+zip:
+  _label: [loud, quiet]
+  params.noise_power: [8.0e-3, 1.0e-3]
+  params.mu_min: [0.2, 0.5]
+seeds: [0, 3, 5]
+chunk_size: 4
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "sweep.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture(scope="module")
+def eval_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("eval_sweep")
+    sweep = load_sweep(_write(tmp, EVAL_SWEEP))
+    info = run_sweep(sweep, tmp / "out", progress=False)
+    return sweep, info, tmp / "out"
+
+
+def test_grid_times_zip_expansion(tmp_path):
+    sweep = load_sweep(_write(tmp_path, EVAL_SWEEP))
+    configs = sweep.configs()
+    assert len(configs) == 4  # 2 bandwidths x 2 zipped settings
+    got = [(v["params.bandwidth"], v["label"], float(c.params.noise_power), float(c.params.mu_min)) for v, c in configs]
+    assert got == [(2e6, "loud", 8e-3, 0.2), (2e6, "quiet", 1e-3, 0.5),
+                   (10e6, "loud", 8e-3, 0.2), (10e6, "quiet", 1e-3, 0.5)]
+    assert all(float(c.params.bandwidth) == v["params.bandwidth"] for v, c in configs)
+    runs = sweep.runs()
+    assert len(runs) == 12 and len({r.run_id for r in runs}) == 12
+    assert len({r.group for r in runs}) == 1  # params.* only: one compiled program
+
+
+def test_static_keys_split_groups(tmp_path):
+    text = EVAL_SWEEP.replace("  params.bandwidth: [2.0e6, 10.0e6]", "  env.num_ues: [2, 3]")
+    sweep = load_sweep(_write(tmp_path, text))
+    assert len({r.group for r in sweep.runs()}) == 2
+
+
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (("chunk_size: 4", "chunk_size: 4\nbogus: 1"), "bogus"),
+        (("params.bandwidth:", "params.nope:"), "params.nope"),
+        (("params.mu_min: [0.2, 0.5]", "params.mu_min: [0.2, 0.0]"), "mu_min"),
+        (("params.mu_min: [0.2, 0.5]", "params.mu_min: [0.2]"), "same length"),
+        (("params.bandwidth:", "train.hidden:"), "train.hidden"),
+        (("seeds: [0, 3, 5]", "seeds: 0"), "seeds"),
+        (("seeds: [0, 3, 5]", "seeds: [1, 1]"), "seeds"),
+        (("policy: random", "policy: clever"), "policy"),
+        (("chunk_size: 4", "chunk_size: 0"), "chunk_size"),
+        (("params.bandwidth: [2.0e6, 10.0e6]", "seed: [1, 2]"), "seed"),
+    ],
+)
+def test_bad_sweep_files_name_the_key(tmp_path, edit, needle):
+    old, new = edit
+    assert old in EVAL_SWEEP
+    with pytest.raises(ValueError, match=needle):
+        load_sweep(_write(tmp_path, EVAL_SWEEP.replace(old, new)))
+
+
+def test_evaluate_sweep_matches_evaluate(eval_run):
+    """Each row equals semjax.evaluation.evaluate of that config and seed, run on its own."""
+    from semjax.agents.heuristics import HEURISTICS
+
+    sweep, info, out = eval_run
+    assert info["runs"] == info["ran"] == 12
+    rows = read_table(out / "results.csv")
+    assert len(rows) == 12 * 4 * len(METRICS)  # runs x (all + 3 task types) x metrics
+    table = {(r["config"], r["seed"], r["task"], r["metric"]): r["value"] for r in rows}
+    configs = sweep.configs()
+    # evaluate() compiles once per call: three (config, seed) pairs keep this test fast.
+    for i, seed in ((0, 0), (1, 3), (3, 5)):
+        env, params = build_env(configs[i][1])
+        key = jax.random.fold_in(jax.random.key(seed), EVAL_KEY_SALT)
+        ref = evaluate(env, params, HEURISTICS["random"](env), key, 3)
+        for m in METRICS:
+            want = ref[m]
+            got = table[(i, seed, "all", m)]
+            if want is None:
+                assert math.isnan(got)
+            else:
+                assert got == pytest.approx(want, rel=1e-5, abs=1e-7), (i, seed, m)
+            for task, values in ref["per_task"].items():
+                w = values[m]
+                g = table[(i, seed, task, m)]
+                assert (math.isnan(g) if w is None else g == pytest.approx(w, rel=1e-5, abs=1e-7)), (i, seed, task, m)
+
+
+def test_summary_is_mean_and_t_interval_over_seeds(eval_run):
+    _, _, out = eval_run
+    rows = read_table(out / "results.csv")
+    with (out / "summary.csv").open() as f:
+        import csv
+
+        summary = list(csv.DictReader(f))
+    s = next(r for r in summary if r["config"] == "2" and r["task"] == "all" and r["metric"] == "qoe")
+    x = np.array([r["value"] for r in rows if r["config"] == 2 and r["task"] == "all" and r["metric"] == "qoe"])
+    assert x.size == 3
+    half = 4.302653 * x.std(ddof=1) / math.sqrt(3)  # t_{0.975, 2}
+    assert float(s["mean"]) == pytest.approx(x.mean(), rel=1e-12)
+    assert float(s["ci95_low"]) == pytest.approx(x.mean() - half, rel=1e-5)
+    assert float(s["ci95_high"]) == pytest.approx(x.mean() + half, rel=1e-5)
+    assert int(s["n"]) == 3
+    assert (out / "plots" / "qoe.png").stat().st_size > 0
+    assert json.loads((out / "versions.json").read_text())["jax"] == jax.__version__
+
+
+def test_resume_reruns_only_missing_runs(eval_run, tmp_path):
+    sweep, _, out = eval_run
+    before = (out / "results.csv").read_text()
+    assert run_sweep(sweep, out, progress=False)["ran"] == 0
+    assert (out / "results.csv").read_text() == before
+    parts = sorted((out / "parts").glob("part-*.csv"))
+    assert len(parts) == 3  # 12 runs in chunks of 4
+    parts[1].unlink()
+    info = run_sweep(sweep, out, progress=False)
+    assert info["ran"] == 4
+    assert (out / "results.csv").read_text() == before
+
+
+def test_cli_sweep(tmp_path, monkeypatch, capsys):
+    from semjax.cli import main
+
+    # prepare_host edits these; monkeypatch puts them back for the rest of the session.
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))
+    monkeypatch.setenv("NPROC", os.environ.get("NPROC", "16"))
+    path = _write(tmp_path, EVAL_SWEEP)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--json", "seeds=1"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["configs"], info["seeds"], info["runs"]) == (4, 1, 4)
+    assert len(read_table(tmp_path / "out" / "results.csv")) == 4 * 4 * len(METRICS)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "bad"), "base.params.t_max=-1"]) == 2
+    assert "t_max" in capsys.readouterr().err
+
+
+def test_t_quantiles_match_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    for df in list(range(1, 61)) + [100, 1000]:
+        assert t975(df) == pytest.approx(stats.t.ppf(0.975, df), rel=2e-4), df
+    with pytest.raises(ValueError, match="df"):
+        t975(0)
+
+
+def test_mean_ci_edge_cases():
+    assert mean_ci([2.0]) == (2.0, 2.0, 2.0)
+    m, lo, hi = mean_ci([1.0, 3.0, math.nan])
+    assert (m, lo, hi) == pytest.approx((2.0, 2.0 - 12.7062, 2.0 + 12.7062))  # sd sqrt(2), n 2
+    assert all(math.isnan(v) for v in mean_ci([math.nan]))
+
+
+SHARDING_SCRIPT = r"""
+import json, os
+import jax, jax.numpy as jnp, numpy as np
+from semjax.sweep import make_mesh, make_program, run_chunk, EVAL_KEY_SALT
+from semjax.agents.mappo import MAPPOConfig, make_train, make_policy
+from semjax.agents.heuristics import HEURISTICS
+from semjax.evaluation import rollout, summarize
+import semjax
+
+assert len(jax.devices()) == 4, jax.devices()
+env = semjax.SemanticMEC(queue_len=5)
+config = MAPPOConfig(num_envs=4, rollout_len=5, num_updates=2, update_epochs=1, num_minibatches=2,
+                     hidden=8, mlp_layers=1, lr=1e-3)
+params = [semjax.EnvParams(bandwidth=5e6), semjax.EnvParams(bandwidth=20e6, mu_min=0.3)]
+seeds = [0, 7]
+out = {}
+
+# Training: 2 runs on 4 devices -> mesh (runs 2, envs 2): both the run axis and each run's
+# env batch are sharded.
+mesh = make_mesh(2, config.num_envs)
+out["train_mesh"] = dict(mesh.shape)
+sharded = run_chunk(make_program(env, 3, mesh, config=config), mesh, params, seeds)
+
+# Unsharded reference: one plain jitted run at a time on one device, no vmap.
+@jax.jit
+def one(p, key):
+    runner, curve = make_train(config, env, p)(key)
+    act, carry = make_policy(config, env, runner.actor.params)
+    rec = rollout(env, p, act, jax.random.fold_in(key, EVAL_KEY_SALT), 3, carry)
+    return summarize(env, p, rec)[0], curve["reward"]
+
+diffs = []
+for i, (p, s) in enumerate(zip(params, seeds)):
+    overall, curve = jax.device_get(one(p, jax.random.key(s)))
+    for k, v in overall.items():
+        diffs.append([k, float(sharded["overall"][k][i]), float(v)])
+    diffs.append(["curve", sharded["curve"]["reward"][i].tolist(), np.asarray(curve).tolist()])
+out["train"] = diffs
+
+# Evaluation: 6 worlds on a 4-device run axis (padded to 8) against a 1-device mesh.
+worlds = [semjax.EnvParams(bandwidth=b, noise_power=n) for b in (2e6, 10e6, 30e6) for n in (1e-3, 4e-3)]
+eseeds = [0, 1, 2, 3, 4, 5]
+policy = HEURISTICS["random"](env)
+mesh4 = make_mesh(6, 1)
+mesh1 = make_mesh(6, 1, jax.devices()[:1])
+out["eval_mesh"] = [dict(mesh4.shape), dict(mesh1.shape)]
+a = run_chunk(make_program(env, 4, mesh4, policy=policy), mesh4, worlds, eseeds)
+b = run_chunk(make_program(env, 4, mesh1, policy=policy), mesh1, worlds, eseeds)
+out["eval"] = [[k, np.asarray(a["overall"][k]).tolist(), np.asarray(b["overall"][k]).tolist()] for k in a["overall"]]
+print("RESULT" + json.dumps(out))
+"""
+
+
+def test_sharded_equals_unsharded_on_4_devices():
+    flags = "--xla_force_host_platform_device_count=4 --xla_cpu_multi_thread_eigen=false"
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu", NPROC="16",
+               PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", SHARDING_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=REPO, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert out["train_mesh"] == {"runs": 2, "envs": 2}
+    assert out["eval_mesh"] == [{"runs": 4, "envs": 1}, {"runs": 1, "envs": 1}]
+    for name, got, want in out["train"]:
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg=name)
+    for name, got, want in out["eval"]:
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9, err_msg=name)
