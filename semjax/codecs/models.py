@@ -125,6 +125,10 @@ class SplitCodec(nn.Module):
             h_txt = self.bert_up(y[:, n_img:])
             for layer in self.bert_layers[self.depth:]:
                 h_txt = layer(h_txt, mask, None, deterministic=True)[0]
+        return self._task_head(h_img if img else None, h_txt if txt else None, mask)
+
+    def _task_head(self, h_img, h_txt, mask) -> jax.Array:
+        """Server-side task head on the decoded features: the VQA fusion layer first if both exist."""
         if self.task == "image":
             return self.head(h_img[:, 0])
         if self.task == "text":
@@ -181,13 +185,7 @@ class SplitCodec(nn.Module):
                     h_txt = self.bert_layers[i](h_txt, mask, None, deterministic=True)[0]
         if img:
             h_img = self.vit_norm(h_img)
-        if self.task == "image":
-            return self.head(h_img[:, 0])
-        if self.task == "text":
-            return self.head(h_txt[:, 0])
-        fused_mask = jnp.concatenate([jnp.ones(h_img.shape[:2], mask.dtype), mask], axis=1)
-        h = self.fusion(jnp.concatenate([h_img, h_txt], axis=1), fused_mask, None, deterministic=True)[0]
-        return self.head(h[:, 0])
+        return self._task_head(h_img if img else None, h_txt if txt else None, mask)
 
     def __call__(self, inputs: dict) -> jax.Array:
         """The whole codec over a noiseless channel (the local model)."""
