@@ -20,7 +20,8 @@ START=$(date +%s)
 if [ "$BACKEND" = "gpu" ] || [ "$BACKEND" = "cuda" ]; then
   ENV_ARGS=(--batch-sizes 1024,16384,131072,1048576 --num-ues 4 --max-env-ues 0 --repeats 3 --no-per-env --peer-budget 1)
   TRAIN_ARGS=(--widths 64,256 --num-envs 4096 --updates 10 --repeats 3)
-  SWEEP_ARGS=(--configs 64 --updates 10 --num-envs 256 --episodes 50)
+  # On a GPU the sweep's XLA flags are CPU-only, so the default-settings loop is the same loop.
+  SWEEP_ARGS=(--configs 64 --updates 10 --num-envs 256 --episodes 50 --no-default-loop)
 else
   ENV_ARGS=(--batch-sizes 64,1024,16384,65536 --num-ues 4 --repeats 3 --no-per-env --peer-budget 0.5)
   TRAIN_ARGS=(--widths 64 --num-envs 64 --updates 10 --repeats 3)

@@ -12,10 +12,14 @@ training config is ``configs/paper.yaml``'s) and evaluated over ``--episodes`` t
 
 Both run in one process under the same XLA flags as ``semjax sweep`` (single-threaded Eigen,
 ``--host-devices`` CPU devices: default 1, so that neither arm gets more cores than the
-other). Both report compile-included and steady-state (compiled call only) figures; the compiled
-calls are timed once each (a call is long) after a warm-up of nothing, as a user runs them.
+other). A third arm, ``loop_default``, runs the same loop in a subprocess under JAX's default
+settings (no XLA flags: one CPU device, multi-threaded Eigen), which is what a user's own loop
+gets; on a small CPU a single run is faster there than under the sweep's flags, so this is
+the ratio a user sees. Every arm reports compile-included and steady-state (compiled call
+only) figures; the compiled calls are timed once each (a call is long), as a user runs them.
 
     python benchmarks/sweep_throughput.py [--configs 16] [--updates 10] [--num-envs 16] [--out FILE]
+                                          [--no-default-loop]
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -55,27 +61,17 @@ def configs(count: int, updates: int, num_envs: int, episodes: int):
     return out
 
 
-def measure(count: int, updates: int, num_envs: int, episodes: int) -> dict:
+def _setup(count: int, updates: int, num_envs: int, episodes: int):
     cfgs = configs(count, updates, num_envs, episodes)
     env, _ = build_env(cfgs[0])
     config = train_config(cfgs[0])
     params = [build_env(c)[1] for c in cfgs]
-    seeds = list(range(count))
+    return env, config, params
 
-    # vmapped: one program over every config.
-    mesh = make_mesh(count, config.num_envs)
-    program = make_program(env, episodes, mesh, config=config)
-    runs = NamedSharding(mesh, P("runs"))
-    stacked = jax.device_put(_stack(params), runs)
-    keys = jax.device_put(jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32)), runs)
-    start = time.perf_counter()
-    compiled = program.lower(stacked, keys).compile()
-    v_compile = time.perf_counter() - start
-    start = time.perf_counter()
-    v_out = jax.block_until_ready(compiled(stacked, keys))
-    v_run = time.perf_counter() - start
 
-    # loop: one config at a time, params as arguments, compiled once.
+def measure_loop(env, config, stacked, keys, count: int, episodes: int) -> tuple[dict, list[float]]:
+    """One config at a time, params as arguments, compiled once. Returns (timings, QoE per config)."""
+
     @jax.jit
     def one(p, key):
         runner, _ = make_train(config, env, p)(key)
@@ -94,24 +90,75 @@ def measure(count: int, updates: int, num_envs: int, episodes: int) -> dict:
         l_times.append(time.perf_counter() - start)
         l_qoe.append(float(out["qoe"]))
     l_run = sum(l_times)
+    per_hour = lambda seconds: count * 3600.0 / seconds
+    return {"compile_s": l_compile, "run_s": l_run, "per_config_s": l_times,
+            "configs_per_hour_steady": per_hour(l_run),
+            "configs_per_hour_with_compile": per_hour(l_compile + l_run),
+            "xla_flags": os.environ.get("XLA_FLAGS", ""), "devices": len(jax.devices())}, l_qoe
+
+
+def loop_only(count: int, updates: int, num_envs: int, episodes: int) -> dict:
+    """The loop arm alone, on one device, under whatever XLA settings this process has."""
+    env, config, params = _setup(count, updates, num_envs, episodes)
+    stacked = _stack(params)
+    keys = jax.vmap(jax.random.key)(np.arange(count, dtype=np.uint32))
+    timings, qoe = measure_loop(env, config, stacked, keys, count, episodes)
+    return timings | {"qoe": qoe}
+
+
+def default_loop_subprocess(count: int, updates: int, num_envs: int, episodes: int) -> dict:
+    """``loop_only`` in a fresh process under JAX's defaults (the sweep's XLA flags removed)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "NPROC")}
+    cmd = [sys.executable, __file__, "--arm", "loop-default", "--configs", str(count), "--updates", str(updates),
+           "--num-envs", str(num_envs), "--episodes", str(episodes)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(count: int, updates: int, num_envs: int, episodes: int, default_loop: bool = True) -> dict:
+    env, config, params = _setup(count, updates, num_envs, episodes)
+    seeds = list(range(count))
+
+    # vmapped: one program over every config.
+    mesh = make_mesh(count, config.num_envs)
+    program = make_program(env, episodes, mesh, config=config)
+    runs = NamedSharding(mesh, P("runs"))
+    stacked = jax.device_put(_stack(params), runs)
+    keys = jax.device_put(jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32)), runs)
+    start = time.perf_counter()
+    compiled = program.lower(stacked, keys).compile()
+    v_compile = time.perf_counter() - start
+    start = time.perf_counter()
+    v_out = jax.block_until_ready(compiled(stacked, keys))
+    v_run = time.perf_counter() - start
+
+    # loop: one config at a time, params as arguments, compiled once.
+    loop, l_qoe = measure_loop(env, config, stacked, keys, count, episodes)
+    l_compile, l_run = loop["compile_s"], loop["run_s"]
 
     per_hour = lambda seconds: count * 3600.0 / seconds
     steps = updates * config.rollout_len * num_envs
-    return {
+    out = {
         "configs": count, "updates_per_config": updates, "num_envs": num_envs, "rollout_len": config.rollout_len,
         "eval_episodes": episodes, "env_steps_per_config": steps, "hidden": config.hidden,
         "devices": len(jax.devices()), "mesh": dict(mesh.shape),
         "vmapped": {"compile_s": v_compile, "run_s": v_run,
                     "configs_per_hour_steady": per_hour(v_run),
                     "configs_per_hour_with_compile": per_hour(v_compile + v_run)},
-        "loop": {"compile_s": l_compile, "run_s": l_run, "per_config_s": l_times,
-                 "configs_per_hour_steady": per_hour(l_run),
-                 "configs_per_hour_with_compile": per_hour(l_compile + l_run)},
+        "loop": loop,
         "ratio_steady": l_run / v_run,
         "ratio_with_compile": (l_compile + l_run) / (v_compile + v_run),
         # The two paths compute the same runs: their QoE must agree (float32, vmap batching).
         "max_abs_qoe_difference": float(np.max(np.abs(np.asarray(v_out["overall"]["qoe"]) - np.asarray(l_qoe)))),
     }
+    if default_loop:
+        d = default_loop_subprocess(count, updates, num_envs, episodes)
+        out["loop_default"] = {k: v for k, v in d.items() if k != "qoe"}
+        out["ratio_steady_vs_default_loop"] = d["run_s"] / v_run
+        out["ratio_with_compile_vs_default_loop"] = (d["compile_s"] + d["run_s"]) / (v_compile + v_run)
+        out["max_abs_qoe_difference_default_loop"] = float(
+            np.max(np.abs(np.asarray(v_out["overall"]["qoe"]) - np.asarray(d["qoe"]))))
+    return out
 
 
 def main(argv=None) -> dict:
@@ -123,10 +170,16 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "sweep_throughput.json"))
     parser.add_argument("--host-devices", type=int, default=1,
                         help="CPU devices (XLA host platform); 1 keeps both arms on the same single device")
+    parser.add_argument("--no-default-loop", action="store_true",
+                        help="skip the loop arm under JAX's default settings (a subprocess)")
+    parser.add_argument("--arm", choices=("all", "loop-default"), default="all", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.arm == "loop-default":  # the subprocess of default_loop_subprocess: JAX's defaults, JSON on stdout
+        print(json.dumps(loop_only(args.configs, args.updates, args.num_envs, args.episodes)))
+        return {}
     prepare_host(args.host_devices)  # the sweep CLI's XLA flags, before JAX starts its backend
     load_start = os.getloadavg()
-    result = measure(args.configs, args.updates, args.num_envs, args.episodes)
+    result = measure(args.configs, args.updates, args.num_envs, args.episodes, not args.no_default_loop)
     result["load_average_start_end"] = [load_start[0], os.getloadavg()[0]]
     result["machine"] = {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
     result["versions"] = versions()
@@ -138,8 +191,13 @@ def main(argv=None) -> dict:
           f"{v['configs_per_hour_steady']:.0f} configs/h steady, {v['configs_per_hour_with_compile']:.0f} with compile")
     print(f"loop:    compile {lp['compile_s']:.1f} s, run {lp['run_s']:.1f} s -> "
           f"{lp['configs_per_hour_steady']:.0f} configs/h steady, {lp['configs_per_hour_with_compile']:.0f} with compile")
-    print(f"ratio: {result['ratio_steady']:.2f}x steady, {result['ratio_with_compile']:.2f}x with compile; "
-          f"wrote {args.out}")
+    print(f"ratio: {result['ratio_steady']:.2f}x steady, {result['ratio_with_compile']:.2f}x with compile")
+    if "loop_default" in result:
+        ld = result["loop_default"]
+        print(f"loop, JAX defaults: compile {ld['compile_s']:.1f} s, run {ld['run_s']:.1f} s -> ratio "
+              f"{result['ratio_steady_vs_default_loop']:.2f}x steady, "
+              f"{result['ratio_with_compile_vs_default_loop']:.2f}x with compile")
+    print(f"wrote {args.out}")
     return result
 
 

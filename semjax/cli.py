@@ -9,10 +9,11 @@ Verbs:
   semjax demo [--config FILE] [--episodes N] [--out DIR] [key=value ...]
       Evaluates the fixed policies (Local, Random, own-channel semantic offloading, raw
       offloading) on the configured world and prints QoE, latency, energy and accuracy.
-  semjax paper [--quick] [--out DIR] [--config FILE] [--seeds S] [key=value ...]
+  semjax paper [--quick] [--out DIR] [--config FILE] [--seeds S] [--fresh | --no-resume] [key=value ...]
       Runs the paper's experiments (SPEC section 9): trains every learned method on several
       seeds, evaluates every method with the per-step oracle, writes one PNG and CSV per
-      figure, results.json and RESULTS.md.
+      figure, results.json and RESULTS.md. Each finished program is kept in DIR/cache, so
+      rerunning the same command after an interruption resumes it.
   semjax sweep SWEEP.yaml [--out DIR] [--json] [--distributed] [key=value ...]
       Trains and evaluates every config x seed of a sweep file as one compiled, sharded
       program (or evaluates a fixed policy under many worlds); resumable. Writes
@@ -134,9 +135,13 @@ def _paper(args: argparse.Namespace) -> int:
     os.environ.setdefault("NPROC", str(max(16, 2 * (os.cpu_count() or 1))))
     from semjax.paper import PaperRun
 
-    run = PaperRun(args.out, quick=args.quick, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds)
+    run = PaperRun(args.out, quick=args.quick, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds,
+                   resume=not args.no_resume, fresh=args.fresh)
     results = run.run()
     h = results["headline"]
+    resumed = results["run"]["resumed"]
+    if resumed:
+        print(f"resumed: {len(resumed)} programs loaded from {args.out}/cache")
     print(f"done in {results['run']['seconds']:.0f} s: QoE gain over semantic-unaware MAPPO "
           f"{100 * h['gain_vs_mappo_unaware']:.2f} %, over semantic-unaware D3QN {100 * h['gain_vs_d3qn_unaware']:.2f} %")
     for name, r in results["methods"].items():
@@ -205,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--out", default="runs/paper_figures", help="output directory")
     pp.add_argument("--config", default=None, help="YAML config of the world and the MAPPO settings (default: built-in)")
     pp.add_argument("--seeds", type=int, default=None, help="seeds per learned method (default: 2 quick, 3 full)")
+    keep = pp.add_mutually_exclusive_group()
+    keep.add_argument("--fresh", action="store_true", help="discard DIR/cache and recompute everything")
+    keep.add_argument("--no-resume", action="store_true", help="neither read nor write DIR/cache")
     pp.add_argument("overrides", nargs="*", help="dotted overrides, e.g. seed=1 params.noise_power=1e-3")
     pp.set_defaults(func=_paper)
 

@@ -38,6 +38,7 @@ from semjax.config import build_env, load_config, versions
 from semjax.env import SemanticMEC
 from semjax.evaluation import METRICS, rollout, summarize
 from semjax.params import EnvParams
+from semjax.run_cache import RunCache
 
 LEARNED = {
     # name: (algorithm, train overrides on top of the config's train section)
@@ -325,7 +326,7 @@ class PaperRun:
 
     def __init__(self, out: str | Path, quick: bool = False, config: str | Path | None = None,
                  overrides: tuple[str, ...] = (), seeds: int | None = None, progress: bool | None = None,
-                 budget: PaperBudget | None = None):
+                 budget: PaperBudget | None = None, resume: bool = True, fresh: bool = False):
         self.out = Path(out)
         self.budget = budget or BUDGETS["quick" if quick else "full"]
         if seeds is not None:
@@ -343,6 +344,18 @@ class PaperRun:
         self.trained: dict[str, tuple[Any, Any, dict]] = {}  # name -> (config, policy params, metrics)
         self.results: dict[str, Any] = {"methods": {}, "table5": {}, "figures": {}}
         self.timings: dict[str, float] = {}
+        # Every training and evaluation program's output is kept under OUT/cache as it finishes,
+        # so that a rerun with the same --out resumes (the full budget runs for hours).
+        self.resume, self.fresh = resume, fresh
+        self.cache: RunCache | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything that decides the numbers: a cache written under another fingerprint is not resumed."""
+        return {
+            "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "budget": dataclasses.asdict(self.budget),
+            "versions": {k: v for k, v in versions().items() if k != "date"},
+        }
 
     # -- helpers
 
@@ -357,9 +370,13 @@ class PaperRun:
         return evaluate_many(env, name, config, pp, param_sets, self.eval_key, episodes, self.budget.oracle, paired)
 
     def _timed(self, label: str, fn):
-        start = time.perf_counter()
-        out = fn()
-        self.timings[label] = time.perf_counter() - start
+        """``fn()`` (one compiled program), stored under ``label`` in the run cache or loaded from it.
+
+        The recorded time is the program's own, also when it was loaded from an earlier invocation.
+        """
+        if self.cache is None:
+            self.cache = RunCache(self.out / "cache", self.fingerprint(), fresh=self.fresh, enabled=self.resume)
+        out, self.timings[label] = self.cache(label, fn)
         return out
 
     # -- stages
@@ -527,7 +544,8 @@ class PaperRun:
         for name in ("local", "greedy", "oracle"):
             if name == "oracle" and count_assignments(env.num_ues, env.num_channels) > self.budget.oracle_max_assignments:
                 continue
-            res = self._eval(env, name, None, None, param_sets, self.budget.sweep_episodes)
+            res = self._timed(f"{fig} evaluate {name}", lambda: self._eval(
+                env, name, None, None, param_sets, self.budget.sweep_episodes))
             out[name] = [jax.tree.map(lambda x: np.asarray(x)[i], res) for i in range(len(param_sets))]
         return out
 
@@ -647,8 +665,9 @@ class PaperRun:
             stage()
         self.results["run"] = {
             "budget": "quick" if self.quick else "full",
-            "seconds": time.perf_counter() - start,
+            "seconds": time.perf_counter() - start,  # this invocation; a resumed run loaded part of the work
             "timings_s": self.timings,
+            "resumed": list(self.cache.resumed) if self.cache is not None else [],
             "budget_detail": json.loads(json.dumps(dataclasses.asdict(self.budget), default=str)),
             "versions": versions() | {"cpu": _cpu_name(), "cpu_count": os.cpu_count()},
         }

@@ -76,11 +76,25 @@ def write_results_md(results: dict[str, Any], path: str | Path) -> None:
     m = results["methods"]
     lines = ["# Results: the paper's experiments, reproduced", ""]
     v = run.get("versions", {})
+    if run.get("budget") == "quick":
+        b = run.get("budget_detail", {})
+        lines += [
+            f"This file comes from a `--quick` run: {b.get('seeds', '?')} seeds, "
+            f"{b.get('mappo', {}).get('num_updates', '?')} MAPPO / {b.get('d3qn', {}).get('num_updates', '?')} D3QN "
+            f"updates, retraining at {b.get('retrain', {}).get('num_updates', '?')} updates. Its numbers show the "
+            "pipeline and the direction of each claim, not converged policies; the full run is "
+            "`semjax paper --out DIR`.",
+            "",
+        ]
     lines += [
         f"Written by `semjax paper` ({run.get('budget', '?')} budget) in {run.get('seconds', float('nan')):.0f} s on "
         f"{v.get('platform', '?')} ({v.get('cpu', '?')}; devices: {v.get('devices', '?')}), JAX {v.get('jax', '?')}. "
         f"Learned methods: {run.get('budget_detail', {}).get('seeds', '?')} seeds each; intervals are 95 % "
-        "Student-t over seeds. Every method is tested on the same worlds (common random numbers).",
+        "Student-t over seeds. Every method is tested on the same worlds (common random numbers)."
+        + (f" This invocation resumed an interrupted run: {len(run['resumed'])} of its "
+           f"{len(run.get('timings_s', {}))} programs were loaded from the run's cache; the seconds above are "
+           f"this invocation's, the programs' own total is {sum(run.get('timings_s', {}).values()):.0f} s."
+           if run.get("resumed") else ""),
         "",
         "## Every method at the default world (Fig. 12)",
         "",
@@ -153,7 +167,7 @@ def write_results_md(results: dict[str, Any], path: str | Path) -> None:
         "- The oracle shows how much any policy could still gain: a learned method's % of the oracle is its "
         "remaining headroom, independent of the profile's constants.",
         "",
-        "Figures: " + ", ".join(sorted(p.name for p in Path(path).parent.glob("*.png"))) + ".",
+        "Figures (next to results.json in the run's output folder): " + ", ".join(sorted(p.name for p in Path(path).parent.glob("*.png"))) + ".",
         "",
     ]
     Path(path).write_text("\n".join(lines))

@@ -77,6 +77,21 @@ def test_results_invariants(paper_run):
     assert statements["the per-step oracle bounds every method (team reward per step)"]
 
 
+
+@pytest.mark.slow
+def test_rerun_resumes_every_program_and_reproduces(paper_run):
+    out, _ = paper_run
+    before = json.loads((out / "results.json").read_text())
+    PaperRun(out, overrides=("env.num_ues=2", "env.num_channels=2", "env.queue_len=4"), budget=TINY,
+             progress=False).run()
+    after = json.loads((out / "results.json").read_text())
+    assert before["run"]["resumed"] == []
+    assert sorted(after["run"]["resumed"]) == sorted(before["run"]["timings_s"])
+    assert after["run"]["timings_s"] == before["run"]["timings_s"]
+    for key in ("methods", "table5", "headline", "figures"):
+        assert after[key] == before[key], key
+
+
 def test_mean_ci_against_hand_values():
     mean, half = mean_ci([1.0, 3.0])
     assert mean == 2.0

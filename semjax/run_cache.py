@@ -1,0 +1,99 @@
+"""Finished programs of a long run, kept on disk so that an interrupted run resumes where it stopped.
+
+``semjax paper`` is a sequence of compiled programs (one training program per method and
+setting, one evaluation program per method) that takes hours at the full budget. A
+:class:`RunCache` under ``DIR/cache`` stores each program's output (a pytree of arrays) under
+its label as soon as it finishes; a rerun with the same output folder loads it instead of
+recomputing it. Programs are seeded, so a resumed run writes the same numbers as an
+uninterrupted one.
+
+A fingerprint of everything that decides the numbers (the config, the budget, the package
+versions) is written with the cache; resuming under a different fingerprint is an error
+naming the differing keys, never a silent mix of two runs.
+
+Storage is a NumPy ``.npz`` of the leaves plus the pickled tree structure. A checkpoint
+library (orbax) restores a tree without a target as plain dicts and lists, losing tuples and
+Flax containers, and a target would mean tracing each training program again just to learn
+its output structure; the pickled ``PyTreeDef`` restores the exact structure at no cost. The
+pickle is read back only from the run's own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+FINGERPRINT = "fingerprint.json"
+
+
+class RunCache:
+    """Per-label results of one run under ``folder``; see the module docstring.
+
+    ``fingerprint`` must be JSON-serialisable. With ``fresh=True`` an existing cache is
+    removed first. ``enabled=False`` computes everything and stores nothing.
+    """
+
+    def __init__(self, folder: str | Path, fingerprint: dict, fresh: bool = False, enabled: bool = True):
+        self.folder = Path(folder)
+        self.enabled = enabled
+        self.resumed: list[str] = []
+        if not enabled:
+            return
+        fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
+        if fresh and self.folder.exists():
+            shutil.rmtree(self.folder)
+        path = self.folder / FINGERPRINT
+        if path.exists():
+            old = json.loads(path.read_text())
+            if old != fingerprint:
+                keys = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
+                raise ValueError(
+                    f"{str(self.folder)!r} holds results of a different run (differing keys: {keys}); "
+                    "resume only with the same config, budget and versions, or pass --fresh to discard them "
+                    "(or choose another --out)")
+        else:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+
+    def _paths(self, label: str) -> tuple[Path, Path]:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+        return self.folder / f"{safe}.npz", self.folder / f"{safe}.tree.pkl"
+
+    def has(self, label: str) -> bool:
+        return self.enabled and all(p.exists() for p in self._paths(label))
+
+    def load(self, label: str) -> tuple[Any, float]:
+        """(stored pytree with NumPy leaves, seconds the program took when it ran)."""
+        arrays, tree = self._paths(label)
+        with np.load(arrays) as data:
+            leaves = [data[f"leaf{i}"] for i in range(len(data.files) - 1)]
+            seconds = float(data["seconds"])
+        return jax.tree.unflatten(pickle.loads(tree.read_bytes()), leaves), seconds
+
+    def store(self, label: str, value: Any, seconds: float) -> None:
+        if not self.enabled:
+            return
+        arrays, tree = self._paths(label)
+        leaves, treedef = jax.tree.flatten(jax.device_get(value))
+        tmp = arrays.with_suffix(".tmp.npz")
+        np.savez(tmp, seconds=np.float64(seconds), **{f"leaf{i}": np.asarray(x) for i, x in enumerate(leaves)})
+        tree.write_bytes(pickle.dumps(treedef))
+        tmp.replace(arrays)  # the .npz appears last and whole: a half-written entry is never "done"
+
+    def __call__(self, label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
+        """``fn()``'s value and its seconds: loaded if stored under ``label``, else computed and stored."""
+        if self.has(label):
+            self.resumed.append(label)
+            return self.load(label)
+        start = time.perf_counter()
+        value = jax.block_until_ready(fn())
+        seconds = time.perf_counter() - start
+        self.store(label, value, seconds)
+        return value, seconds
