@@ -14,7 +14,8 @@ Verbs:
       seeds, evaluates every method with the per-step oracle, writes one PNG and CSV per
       figure, results.json and RESULTS.md. Each finished program is kept in DIR/cache, so
       rerunning the same command after an interruption resumes it.
-  semjax sweep SWEEP.yaml [--out DIR] [--json] [--distributed] [key=value ...]
+  semjax sweep SWEEP.yaml [--out DIR] [--json] [--distributed | --coordinator HOST:PORT
+               --num-processes N --process-id I] [key=value ...]
       Trains and evaluates every config x seed of a sweep file as one compiled, sharded
       program (or evaluates a fixed policy under many worlds); resumable. Writes
       results.csv, summary.csv and plots/ into DIR.
@@ -109,11 +110,24 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from semjax.sweep import load_sweep, prepare_host, run_sweep
 
+    explicit = (args.coordinator, args.num_processes, args.process_id)
+    if any(v is not None for v in explicit) and not all(v is not None for v in explicit):
+        print("semjax sweep: --coordinator, --num-processes and --process-id go together", file=sys.stderr)
+        return 2
+    if args.num_processes is not None and not 0 <= args.process_id < args.num_processes:
+        print(f"semjax sweep: --process-id must be in [0, {args.num_processes}) (got {args.process_id})", file=sys.stderr)
+        return 2
     prepare_host()  # before JAX starts its backend (see its doc)
-    if args.distributed:
+    if args.distributed or args.coordinator is not None:
         import jax
 
-        jax.distributed.initialize()  # multi-host: the cluster (Slurm, Open MPI, TPU pod) is detected
+        # CPU processes exchange results over gloo (GPUs and TPUs use their own collectives).
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        if args.coordinator is None:
+            jax.distributed.initialize()  # the cluster (Slurm, Open MPI, TPU pod) is detected
+        else:
+            jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
+                                       process_id=args.process_id)
     sweep = load_sweep(args.sweep_file, args.overrides)
     out = args.out or f"runs/sweeps/{sweep.name}"
     info = run_sweep(sweep, out)
@@ -222,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--json", action="store_true", help="print the run summary as JSON")
     sw.add_argument("--distributed", action="store_true",
                     help="multi-host: call jax.distributed.initialize() first (one process per host)")
+    sw.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                    help="multi-process without a detected cluster: process 0's address (with the next two)")
+    sw.add_argument("--num-processes", type=int, default=None, help="processes in the run (with --coordinator)")
+    sw.add_argument("--process-id", type=int, default=None, help="this process's index (with --coordinator)")
     sw.add_argument("overrides", nargs="*", help="dotted overrides of the sweep file, e.g. seeds=2 base.train.num_updates=50")
     sw.set_defaults(func=_sweep)
     return parser

@@ -387,6 +387,16 @@ def make_program(env, episodes: int, mesh: Mesh, config=None, policy=None, initi
     return jax.jit(jax.vmap(one, spmd_axis_name="runs"), in_shardings=(runs, runs), out_shardings=runs)
 
 
+def _global_array(x, sharding: NamedSharding) -> jax.Array:
+    """The whole array ``x`` (the same on every process) laid out by ``sharding``.
+
+    Each process fills only the shards of its own devices: ``jax.device_put`` onto a mesh
+    that spans several processes is refused (the other hosts' devices are not addressable).
+    """
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
 def run_chunk(program, mesh: Mesh, params_list: list, seeds: list[int]) -> dict:
     """Runs one chunk: pads to a multiple of the mesh's run axis, shards, runs, unpads."""
     n = len(params_list)
@@ -394,8 +404,9 @@ def run_chunk(program, mesh: Mesh, params_list: list, seeds: list[int]) -> dict:
     params_list = params_list + [params_list[-1]] * pad
     seeds = list(seeds) + [seeds[-1]] * pad
     sharding = NamedSharding(mesh, P("runs"))
-    params = jax.device_put(_stack(params_list), sharding)
-    keys = jax.device_put(jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32)), sharding)
+    params = jax.tree.map(lambda x: _global_array(x, sharding), _stack(params_list))
+    key_data = jax.random.key_data(jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32)))
+    keys = jax.random.wrap_key_data(_global_array(key_data, sharding))
     out = program(params, keys)
     if jax.process_count() > 1:  # multi-host: every process gets the whole chunk's results
         from jax.experimental import multihost_utils

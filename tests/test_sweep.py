@@ -251,3 +251,50 @@ def test_sharded_equals_unsharded_on_4_devices():
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg=name)
     for name, got, want in out["eval"]:
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_equal_one(eval_run, tmp_path):
+    # Two CLI processes form one multi-process JAX run (the multi-host path, on one machine):
+    # each holds one CPU device of a 2-device mesh; process 0 writes the table.
+    _, _, single = eval_run
+    path = _write(tmp_path, EVAL_SWEEP)
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("XLA_FLAGS", None)
+    coordinator = f"localhost:{_free_port()}"
+    cmd = [sys.executable, "-m", "semjax.cli", "sweep", str(path), "--out", str(tmp_path / "out"), "--json",
+           "--coordinator", coordinator, "--num-processes", "2", "--process-id"]
+    procs = [subprocess.Popen(cmd + [str(i)], env=env | {"XLA_FLAGS": "--xla_force_host_platform_device_count=1"},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+             for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    # gloo announces its connections on stdout before the JSON summary
+    infos = [json.loads(out[out.index("{\n"):]) for out, _ in outs]
+    assert [i["devices"] for i in infos] == [2, 2]
+    assert infos[0]["plots"] and not infos[1]["plots"]  # process 0 alone writes
+    got, want = read_table(tmp_path / "out" / "results.csv"), read_table(single / "results.csv")
+    assert [{k: v for k, v in r.items() if k != "value"} for r in got] == \
+           [{k: v for k, v in r.items() if k != "value"} for r in want]
+    np.testing.assert_allclose([float(r["value"]) for r in got], [float(r["value"]) for r in want], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--coordinator", "localhost:1"], "go together"),
+    (["--coordinator", "localhost:1", "--num-processes", "2", "--process-id", "2"], "--process-id must be in [0, 2)"),
+])
+def test_cli_multiprocess_arguments_are_checked(tmp_path, capsys, monkeypatch, args, needle):
+    from semjax.cli import main
+
+    monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))
+    monkeypatch.setenv("NPROC", os.environ.get("NPROC", "16"))
+    assert main(["sweep", str(_write(tmp_path, EVAL_SWEEP)), "--out", str(tmp_path / "o")] + args) == 2
+    assert needle in capsys.readouterr().err
