@@ -14,8 +14,7 @@ Verbs:
       seeds, evaluates every method with the per-step oracle, writes one PNG and CSV per
       figure, results.json and RESULTS.md. Each finished program is kept in DIR/cache, so
       rerunning the same command after an interruption resumes it.
-  semjax sweep SWEEP.yaml [--out DIR] [--json] [--distributed | --coordinator HOST:PORT
-               --num-processes N --process-id I] [key=value ...]
+  semjax sweep SWEEP.yaml [--out DIR] [--json] [--distributed | --coordinator H:P --num-processes N --process-id I] [k=v ...]
       Trains and evaluates every config x seed of a sweep file as one compiled, sharded
       program (or evaluates a fixed policy under many worlds); resumable. Writes
       results.csv, summary.csv and plots/ into DIR.
