@@ -1,5 +1,6 @@
 """RunCache: exact round trips, compute-once, and refusal to resume a different run."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -27,10 +28,6 @@ def test_round_trip_keeps_structure_dtypes_and_values(tmp_path):
     assert seconds == 12.5
     assert isinstance(loaded, tuple) and isinstance(loaded[0]["actor"], FrozenDict)
     assert isinstance(loaded[2], list) and isinstance(loaded[2][1], tuple)
-    for a, b in zip(np.asarray(loaded[1]["reward"]).ravel(), [1.5, -2.0]):
-        assert a == b
-    import jax
-
     for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(value)):
         assert np.asarray(a).dtype == np.asarray(b).dtype
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
