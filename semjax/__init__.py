@@ -5,10 +5,14 @@ parameters), ``Action``, ``EnvState``, ``physics`` (SPEC section 3 as pure funct
 ``load_profile`` and ``reference`` (the float64 NumPy model).
 """
 
-from semjax import physics
-from semjax.env import ActionSpace, EnvState, SemanticMEC
-from semjax.params import EnvParams, TaskProfile, batch_axes, load_profile, profile_from_dict
-from semjax.physics import Action, StepMetrics
+from semjax.host import widen_cpu_pool
+
+widen_cpu_pool()  # before anything starts JAX's backend (semjax.host explains)
+
+from semjax import physics  # noqa: E402
+from semjax.env import ActionSpace, EnvState, SemanticMEC  # noqa: E402
+from semjax.params import EnvParams, TaskProfile, batch_axes, load_profile, profile_from_dict  # noqa: E402
+from semjax.physics import Action, StepMetrics  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -31,9 +31,10 @@ def save_checkpoint(path: str | Path, runner: RunnerState, meta: dict[str, Any])
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(tmp / "state", _to_arrays(runner))
-    checkpointer.wait_until_finished()
+    # Closing the checkpointer joins its background threads and I/O.
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(tmp / "state", _to_arrays(runner))
+        checkpointer.wait_until_finished()
     meta = dict(meta, update=int(runner.update))
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
     # Swap in only a complete checkpoint, so an interrupted save never leaves a broken one.
@@ -63,7 +64,8 @@ def load_checkpoint(
         raise ValueError(f"no checkpoint at {str(path)!r} (missing state/)")
     target = jax.eval_shape(lambda k: _to_arrays(init_runner(config, env, params, k)), jax.random.key(0))
     try:
-        restored = ocp.StandardCheckpointer().restore(path / "state", target)
+        with ocp.StandardCheckpointer() as checkpointer:
+            restored = checkpointer.restore(path / "state", target)
     except Exception as exc:  # orbax raises many types for unreadable or mismatched data
         raise ValueError(
             f"checkpoint {str(path)!r} is corrupt or does not match this config: {type(exc).__name__}: {exc}"

@@ -140,13 +140,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    import os
-
-    # XLA's CPU thread pool defaults to the core count; on 2 cores the vmapped training
-    # programs can wedge with every thread parked (semjax.sweep.prepare_host explains).
-    # Must be set before JAX starts its backend.
-    os.environ.setdefault("NPROC", str(max(16, 2 * (os.cpu_count() or 1))))
-    from semjax.paper import PaperRun
+    from semjax.paper import PaperRun  # importing semjax widens XLA's CPU pool (semjax.host)
 
     run = PaperRun(args.out, quick=args.quick, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds,
                    resume=not args.no_resume, fresh=args.fresh)

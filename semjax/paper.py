@@ -85,6 +85,9 @@ class PaperBudget:
     slope_scales: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)  # Fig. 17
     oracle: OracleConfig = field(default_factory=OracleConfig)
     oracle_max_assignments: int = 5000  # Fig. 10: the oracle only where it stays cheap
+    # Runs (settings x seeds) per retraining program; None: one program per method and figure.
+    # Every program is cached on its own, so this bounds the work an interrupted run loses.
+    max_runs_per_program: int | None = None
 
 
 # configs/paper.yaml's CPU settings (width 64, lr 3e-4, entropy 0.01; README explains why).
@@ -102,6 +105,9 @@ BUDGETS = {
         num_ues=(2, 4, 6, 8, 10),
         mu_min=(0.1, 0.3, 0.5, 0.7, 0.9),
         weight_steps=(0.0, 0.25, 0.5, 0.75, 1.0),
+        # 2 settings x 3 seeds: about half an hour per program on a 2-core CPU (19 weight
+        # settings in one program would take about 5 hours there).
+        max_runs_per_program=6,
     ),
     "quick": PaperBudget(
         seeds=2,
@@ -351,9 +357,12 @@ class PaperRun:
 
     def fingerprint(self) -> dict[str, Any]:
         """Everything that decides the numbers: a cache written under another fingerprint is not resumed."""
+        budget = dataclasses.asdict(self.budget)
+        # How settings are grouped into programs is not: each chunk's label names its settings.
+        budget.pop("max_runs_per_program")
         return {
             "config": OmegaConf.to_container(self.cfg, resolve=True),
-            "budget": dataclasses.asdict(self.budget),
+            "budget": budget,
             "versions": {k: v for k, v in versions().items() if k != "date"},
         }
 
@@ -531,13 +540,10 @@ class PaperRun:
     def _retrain(self, fig: str, param_sets: list[EnvParams], xs: list, methods, env=None, params=None):
         """Retrains ``methods`` under every param set (vmapped) and evaluates each at its own set."""
         env = env or self.env
-        axes = jax.tree.map(lambda _: 0, _stack(param_sets))
         out = {}
         for name in methods:
             config = self._config(name, retrain=True)
-            pp, _ = self._timed(f"{fig} train {name}", lambda: train_seeds(
-                config, env, params or self.params, self.train_keys, f"{fig} {name}", self.progress,
-                param_batch=_stack(param_sets), param_axes=axes))
+            pp = self._train_settings(fig, name, config, env, params or self.params, param_sets)
             res = self._timed(f"{fig} evaluate {name}", lambda: self._eval(
                 env, name, config, pp, param_sets, self.budget.sweep_episodes, paired=True))
             out[name] = [jax.tree.map(lambda x: np.asarray(x)[i], res) for i in range(len(param_sets))]
@@ -548,6 +554,27 @@ class PaperRun:
                 env, name, None, None, param_sets, self.budget.sweep_episodes))
             out[name] = [jax.tree.map(lambda x: np.asarray(x)[i], res) for i in range(len(param_sets))]
         return out
+
+    def _train_settings(self, fig: str, name: str, config, env, params, param_sets: list[EnvParams]):
+        """Policy params (P, S, ...) of ``name`` trained under every param set, vmapped.
+
+        The sets are trained in chunks of at most ``budget.max_runs_per_program`` runs, each
+        its own cached program whose label names the settings it holds.
+        """
+        per = self.budget.max_runs_per_program
+        step = len(param_sets) if per is None else max(1, per // self.budget.seeds)
+        parts = []
+        for lo in range(0, len(param_sets), step):
+            chunk = param_sets[lo:lo + step]
+            label = f"{fig} train {name}"
+            if step < len(param_sets):
+                label += f" settings {lo}-{lo + len(chunk) - 1} of {len(param_sets)}"
+            batch = _stack(chunk)
+            pp, _ = self._timed(label, lambda: train_seeds(
+                config, env, params, self.train_keys, label.replace(" train", ""), self.progress,
+                param_batch=batch, param_axes=jax.tree.map(lambda _: 0, batch)))
+            parts.append(pp)
+        return parts[0] if len(parts) == 1 else jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
 
     def retrain_figures(self):
         b = self.budget

@@ -53,6 +53,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from semjax.config import build_env, load_config, train_config, versions
 from semjax.evaluation import METRICS, rollout, summarize
+from semjax.host import widen_cpu_pool
 
 SWEEP_KEYS = ("name", "mode", "base_config", "base", "grid", "zip", "seeds", "chunk_size", "policy", "plot")
 TRACED_SECTION = "params"
@@ -296,11 +297,8 @@ def _check_values(where: str, values: Any) -> list:
 def prepare_host(host_devices: int | None = None) -> str:
     """Sets XLA's CPU settings for a sweep; call it before JAX starts its backend. Returns XLA_FLAGS.
 
-    * ``NPROC`` (XLA's CPU thread-pool size, default: the core count) is raised to at least
-      16: on a 2-core machine the vmapped training program wedges (every thread parked, 0 %
-      CPU, forever, in the first call), as nested loops wait on work queued behind them on a
-      pool of 2 threads. Measured here: MAPPO at width 64 vmapped over 2 or 64 runs hangs
-      with the default pool and finishes with NPROC=16.
+    * ``NPROC`` (XLA's CPU thread-pool size) is raised to at least 16, as ``import semjax``
+      already does (:mod:`semjax.host` says why: vmapped training wedges on 2 cores without).
     * ``--xla_cpu_multi_thread_eigen=false``: Eigen's own threads add nothing once the runs
       are spread over devices, and multi-threaded Eigen has its own reported wedges on vmapped
       CPU programs.
@@ -310,7 +308,7 @@ def prepare_host(host_devices: int | None = None) -> str:
 
     Settings the user already made (NPROC, flags in XLA_FLAGS) are kept.
     """
-    os.environ.setdefault("NPROC", str(max(16, 2 * (os.cpu_count() or 1))))
+    widen_cpu_pool()
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_cpu_multi_thread_eigen" not in flags:
         flags += " --xla_cpu_multi_thread_eigen=false"

@@ -92,6 +92,30 @@ def test_rerun_resumes_every_program_and_reproduces(paper_run):
         assert after[key] == before[key], key
 
 
+def test_retraining_in_chunks_equals_one_program(tmp_path):
+    # The full budget splits a figure's settings over several cached programs; the policies are
+    # the ones a single vmapped program trains, each chunk's label names its settings, and the
+    # chunk size stays out of the fingerprint (a run resumes whatever the grouping).
+    import dataclasses
+
+    import jax
+
+    over = ("env.num_ues=2", "env.num_channels=2", "env.queue_len=4")
+    whole = PaperRun(tmp_path / "whole", overrides=over, budget=TINY, progress=False)
+    chunked = PaperRun(tmp_path / "chunked", overrides=over, progress=False,
+                       budget=dataclasses.replace(TINY, max_runs_per_program=2 * TINY.seeds))
+    sets = [whole.params.replace(mu_min=v) for v in (0.1, 0.5, 0.9)]
+    config = whole._config("mappo", retrain=True)
+    a = whole._train_settings("fig11", "mappo", config, whole.env, whole.params, sets)
+    b = chunked._train_settings("fig11", "mappo", config, chunked.env, chunked.params, sets)
+    assert list(whole.timings) == ["fig11 train mappo"]
+    assert list(chunked.timings) == ["fig11 train mappo settings 0-1 of 3", "fig11 train mappo settings 2-2 of 3"]
+    assert chunked.fingerprint() == whole.fingerprint()
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        assert x.shape[:2] == (3, TINY.seeds)
+        np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-5, atol=1e-6)
+
+
 def test_mean_ci_against_hand_values():
     mean, half = mean_ci([1.0, 3.0])
     assert mean == 2.0
