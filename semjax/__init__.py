@@ -5,9 +5,9 @@ parameters), ``Action``, ``EnvState``, ``physics`` (SPEC section 3 as pure funct
 ``load_profile`` and ``reference`` (the float64 NumPy model).
 """
 
-from semjax.host import widen_cpu_pool
+from semjax.host import configure_cpu
 
-widen_cpu_pool()  # before anything starts JAX's backend (semjax.host explains)
+configure_cpu()  # before anything starts JAX's backend (semjax.host explains)
 
 from semjax import physics  # noqa: E402
 from semjax.env import ActionSpace, EnvState, SemanticMEC  # noqa: E402

@@ -140,7 +140,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    from semjax.paper import PaperRun  # importing semjax widens XLA's CPU pool (semjax.host)
+    from semjax.host import widen_cpu_pool
+
+    widen_cpu_pool()  # before JAX starts its backend: the paper's programs need it (semjax.host)
+    from semjax.paper import PaperRun
 
     run = PaperRun(args.out, quick=args.quick, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds,
                    resume=not args.no_resume, fresh=args.fresh)

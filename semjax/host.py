@@ -1,24 +1,41 @@
-"""XLA's CPU thread pool, widened before JAX starts its backend.
+"""XLA's CPU settings that semjax needs, made before JAX starts its backend.
 
-XLA sizes its CPU thread pool from ``NPROC`` (default: the core count). On a 2-core machine
-the vmapped training programs wedge with that default: in the first call every thread parks
-and the call never returns (0 % CPU, forever), as nested loops wait on work queued behind them
-on a pool of 2 threads. Measured on 2 cores with JAX 0.10.2: MAPPO at width 64, vmapped over 2
-seeds, hangs with the default pool and with every XLA CPU flag tried (YNNPACK, XNNPACK, oneDNN
-off, single-threaded Eigen), and finishes with ``NPROC=16``; width 16 to 48 does not hang.
+On a 2-core machine XLA's CPU runtime wedges on vmapped training programs: in the first call
+every thread parks and the call never returns (0 % CPU, forever). Measured on 2 cores with
+JAX 0.10.2: MAPPO at width 64 vmapped over 2 seeds hangs (width 16 to 48 does not), and so
+does the 3-seed, 64-env program of ``semjax paper``. Turning off XLA's
+concurrency-optimised scheduler avoids it and costs nothing; the other cure, a thread pool of
+16 (``NPROC=16``), also works but makes a single 64-env MAPPO run 36-44 % slower on
+2 cores (oversubscription), and YNNPACK, XNNPACK, oneDNN or single-threaded Eigen being off
+do not help.
 
-``import semjax`` calls :func:`widen_cpu_pool`, so ``jax.jit(jax.vmap(make_train(...)))`` works
+``import semjax`` calls :func:`configure_cpu`, so ``jax.jit(jax.vmap(make_train(...)))`` works
 on small machines. It takes effect only if no JAX computation ran before the import (the
-backend reads ``NPROC`` once, when it starts); a value the user set is kept.
+backend reads ``XLA_FLAGS`` once, when it starts); a value the user set for the flag is kept.
+
+The flag is not a cure for every program: the sweep's vmapped program split over 2 host
+devices with single-threaded Eigen still wedged with it and the default pool. The long-running
+commands (``semjax paper``, ``semjax sweep``) therefore also call :func:`widen_cpu_pool`, the
+cure measured on all of their programs, and pay its cost.
 """
 
 from __future__ import annotations
 
 import os
 
-MIN_THREADS = 16
+SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler"
+
+
+def configure_cpu() -> str:
+    """Adds ``--xla_cpu_enable_concurrency_optimized_scheduler=false`` to ``XLA_FLAGS`` unless
+    that flag is already there; returns ``XLA_FLAGS``. GPU and TPU backends ignore it."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if SCHEDULER_FLAG not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {SCHEDULER_FLAG}=false".strip()
+    return os.environ["XLA_FLAGS"]
 
 
 def widen_cpu_pool() -> str:
-    """Sets ``NPROC`` to max(16, 2 x cores) unless already set; returns its value."""
-    return os.environ.setdefault("NPROC", str(max(MIN_THREADS, 2 * (os.cpu_count() or 1))))
+    """Sets ``NPROC`` (XLA's CPU thread-pool size) to max(16, 2 x cores) unless already set;
+    call it before JAX starts its backend. Returns its value."""
+    return os.environ.setdefault("NPROC", str(max(16, 2 * (os.cpu_count() or 1))))

@@ -53,7 +53,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from semjax.config import build_env, load_config, train_config, versions
 from semjax.evaluation import METRICS, rollout, summarize
-from semjax.host import widen_cpu_pool
+from semjax.host import configure_cpu, widen_cpu_pool
 
 SWEEP_KEYS = ("name", "mode", "base_config", "base", "grid", "zip", "seeds", "chunk_size", "policy", "plot")
 TRACED_SECTION = "params"
@@ -297,8 +297,9 @@ def _check_values(where: str, values: Any) -> list:
 def prepare_host(host_devices: int | None = None) -> str:
     """Sets XLA's CPU settings for a sweep; call it before JAX starts its backend. Returns XLA_FLAGS.
 
-    * ``NPROC`` (XLA's CPU thread-pool size) is raised to at least 16, as ``import semjax``
-      already does (:mod:`semjax.host` says why: vmapped training wedges on 2 cores without).
+    * ``NPROC`` (XLA's CPU thread-pool size) is raised to at least 16 and XLA's
+      concurrency-optimised scheduler is off: without both, the vmapped training program
+      wedges on 2 cores (every thread parked, forever; :mod:`semjax.host`).
     * ``--xla_cpu_multi_thread_eigen=false``: Eigen's own threads add nothing once the runs
       are spread over devices, and multi-threaded Eigen has its own reported wedges on vmapped
       CPU programs.
@@ -309,7 +310,7 @@ def prepare_host(host_devices: int | None = None) -> str:
     Settings the user already made (NPROC, flags in XLA_FLAGS) are kept.
     """
     widen_cpu_pool()
-    flags = os.environ.get("XLA_FLAGS", "")
+    flags = configure_cpu()
     if "xla_cpu_multi_thread_eigen" not in flags:
         flags += " --xla_cpu_multi_thread_eigen=false"
     if "xla_force_host_platform_device_count" not in flags:

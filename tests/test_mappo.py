@@ -246,29 +246,32 @@ def test_missing_or_corrupt_checkpoint(tmp_path):
         load_checkpoint(tmp_path / "ck", config, SMALL_ENV, params)
 
 
+
 _WEDGE = """
+import os
 import jax
-import semjax  # widens XLA's CPU pool before the backend starts
+import semjax  # sets XLA's CPU flags before the backend starts
 from semjax.agents.mappo import MAPPOConfig, make_train
 env = semjax.SemanticMEC()
 config = MAPPOConfig(num_envs=8, num_updates=2, hidden=64)
 out = jax.jit(jax.vmap(make_train(config, env, env.default_params)))(jax.random.split(jax.random.key(0), 2))
 jax.block_until_ready(out)
-print("NPROC", __import__("os").environ["NPROC"])
+print(os.environ["XLA_FLAGS"])
 """
 
 
-def test_import_widens_the_cpu_pool_so_vmapped_training_returns():
-    # On 2 cores this program parked every XLA thread forever with the default pool (one thread
-    # per core); importing semjax raises the pool first. A value the user set is kept.
+def test_import_sets_the_cpu_scheduler_so_vmapped_training_returns():
+    # On 2 cores this program parked every XLA thread forever under XLA's defaults; importing
+    # semjax turns the concurrency-optimised scheduler off first. A value the user set is kept.
     import os
     import subprocess
     import sys
 
-    clean = {k: v for k, v in os.environ.items() if k != "NPROC"}
+    clean = {k: v for k, v in os.environ.items() if k not in ("NPROC", "XLA_FLAGS")}
     done = subprocess.run([sys.executable, "-c", _WEDGE], env=clean, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[-1] == str(max(16, 2 * os.cpu_count()))
-    kept = subprocess.run([sys.executable, "-c", "import os, semjax; print(os.environ['NPROC'])"],
-                          env=clean | {"NPROC": "3"}, capture_output=True, text=True, timeout=120)
-    assert kept.stdout.strip() == "3"
+    assert done.stdout.split()[-1] == "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+    mine = "--xla_cpu_enable_concurrency_optimized_scheduler=true --xla_cpu_ftz=true"
+    kept = subprocess.run([sys.executable, "-c", "import os, semjax; print(os.environ['XLA_FLAGS'])"],
+                          env=clean | {"XLA_FLAGS": mine}, capture_output=True, text=True, timeout=120)
+    assert kept.stdout.strip() == mine
