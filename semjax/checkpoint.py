@@ -54,6 +54,28 @@ def load_meta(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"checkpoint {str(path)!r} is corrupt: meta.json is not valid JSON ({exc})") from None
 
 
+def _leaf_name(entry) -> str:
+    for attr in ("name", "key", "idx"):  # GetAttrKey, DictKey / FlattenedIndexKey, SequenceKey
+        if hasattr(entry, attr):
+            return str(getattr(entry, attr))
+    return str(entry)
+
+
+def _shape_mismatch(stored, target) -> str | None:
+    """The first array whose name or shape differs between the checkpoint and the target, if any.
+
+    Checked from the metadata before restoring: a restore that fails half-way leaves orbax's
+    read coroutines behind, which surface later as "Event loop is closed" errors.
+    """
+    have = {leaf.name: tuple(leaf.shape) for leaf in jax.tree.leaves(stored)}
+    want = {".".join(_leaf_name(e) for e in key): tuple(x.shape)
+            for key, x in jax.tree_util.tree_flatten_with_path(target)[0]}
+    for name in sorted(set(have) | set(want)):
+        if have.get(name) != want.get(name):
+            return f"{name} has shape {have.get(name, 'missing')} there, {want.get(name, 'missing')} here"
+    return None
+
+
 def load_checkpoint(
     path: str | Path, config: MAPPOConfig, env: SemanticMEC, params: EnvParams
 ) -> tuple[RunnerState, dict[str, Any]]:
@@ -65,10 +87,14 @@ def load_checkpoint(
     target = jax.eval_shape(lambda k: _to_arrays(init_runner(config, env, params, k)), jax.random.key(0))
     try:
         with ocp.StandardCheckpointer() as checkpointer:
-            restored = checkpointer.restore(path / "state", target)
+            mismatch = _shape_mismatch(checkpointer.metadata(path / "state").item_metadata, target)
+            if mismatch is None:
+                restored = checkpointer.restore(path / "state", target)
     except Exception as exc:  # orbax raises many types for unreadable or mismatched data
         raise ValueError(
             f"checkpoint {str(path)!r} is corrupt or does not match this config: {type(exc).__name__}: {exc}"
         ) from None
+    if mismatch is not None:
+        raise ValueError(f"checkpoint {str(path)!r} does not match this config: {mismatch}")
     # The target's treedef carried the static parts (apply_fn, tx) through the restore.
     return restored.replace(key=jax.random.wrap_key_data(restored.key)), meta
