@@ -54,13 +54,6 @@ def load_meta(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"checkpoint {str(path)!r} is corrupt: meta.json is not valid JSON ({exc})") from None
 
 
-def _leaf_name(entry) -> str:
-    for attr in ("name", "key", "idx"):  # GetAttrKey, DictKey / FlattenedIndexKey, SequenceKey
-        if hasattr(entry, attr):
-            return str(getattr(entry, attr))
-    return str(entry)
-
-
 def _shape_mismatch(stored, target) -> str | None:
     """The first array whose name or shape differs between the checkpoint and the target, if any.
 
@@ -68,7 +61,8 @@ def _shape_mismatch(stored, target) -> str | None:
     read coroutines behind, which surface later as "Event loop is closed" errors.
     """
     have = {leaf.name: tuple(leaf.shape) for leaf in jax.tree.leaves(stored)}
-    want = {".".join(_leaf_name(e) for e in key): tuple(x.shape)
+    # orbax names a leaf by its key path joined with dots, as keystr's simple form writes it.
+    want = {jax.tree_util.keystr(key, simple=True, separator="."): tuple(x.shape)
             for key, x in jax.tree_util.tree_flatten_with_path(target)[0]}
     for name in sorted(set(have) | set(want)):
         if have.get(name) != want.get(name):

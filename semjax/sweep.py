@@ -297,9 +297,9 @@ def _check_values(where: str, values: Any) -> list:
 def prepare_host(host_devices: int | None = None) -> str:
     """Sets XLA's CPU settings for a sweep; call it before JAX starts its backend. Returns XLA_FLAGS.
 
-    * ``NPROC`` (XLA's CPU thread-pool size) is raised to at least 16 and XLA's
-      concurrency-optimised scheduler is off: without both, the vmapped training program
-      wedges on 2 cores (every thread parked, forever; :mod:`semjax.host`).
+    * ``NPROC`` (XLA's CPU thread-pool size) is raised to at least 16: on 2 cores the sweep's
+      vmapped training program wedges without it (every thread parked, forever), even with the
+      scheduler flag that ``import semjax`` sets (:mod:`semjax.host`).
     * ``--xla_cpu_multi_thread_eigen=false``: Eigen's own threads add nothing once the runs
       are spread over devices, and multi-threaded Eigen has its own reported wedges on vmapped
       CPU programs.
