@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -145,6 +146,10 @@ def _paper(args: argparse.Namespace) -> int:
     widen_cpu_pool()  # before JAX starts its backend: the paper's programs need it (semjax.host)
     from semjax.paper import PaperRun
 
+    if not sys.stderr.isatty():
+        # No bars without a terminal (a log file, nohup): say when each program starts and ends.
+        logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+        logging.getLogger("semjax.paper").setLevel(logging.INFO)
     run = PaperRun(args.out, quick=args.quick, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds,
                    resume=not args.no_resume, fresh=args.fresh)
     results = run.run()

@@ -18,9 +18,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import logging
 import math
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,6 +39,9 @@ from semjax.env import SemanticMEC
 from semjax.evaluation import METRICS, rollout, summarize
 from semjax.params import EnvParams
 from semjax.run_cache import RunCache
+
+# One line per program (start, end, seconds) for runs without a terminal, where the bars are off.
+log = logging.getLogger(__name__)
 
 LEARNED = {
     # name: (algorithm, train overrides on top of the config's train section)
@@ -385,7 +388,12 @@ class PaperRun:
         """
         if self.cache is None:
             self.cache = RunCache(self.out / "cache", self.fingerprint(), fresh=self.fresh, enabled=self.resume)
+        if self.cache.has(label):
+            log.info("%s: loaded from %s", label, self.cache.folder)
+        else:
+            log.info("%s: started", label)
         out, self.timings[label] = self.cache(label, fn)
+        log.info("%s: %.0f s", label, self.timings[label])
         return out
 
     # -- stages
@@ -696,23 +704,13 @@ class PaperRun:
             "timings_s": self.timings,
             "resumed": list(self.cache.resumed) if self.cache is not None else [],
             "budget_detail": json.loads(json.dumps(dataclasses.asdict(self.budget), default=str)),
-            "versions": versions() | {"cpu": _cpu_name(), "cpu_count": os.cpu_count()},
+            "versions": versions() | {"cpu_count": os.cpu_count()},
         }
         (self.out / "results.json").write_text(json.dumps(self.results, indent=2, default=_json_default))
         from semjax.results_md import write_results_md
 
         write_results_md(self.results, self.out / "RESULTS.md")
         return self.results
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _json_default(x):

@@ -501,13 +501,23 @@ def run_sweep(sweep: Sweep, out: str | Path, devices=None, progress: bool | None
     # Multi-host: every process runs the same chunks; process 0 alone writes (shared file system).
     writer = jax.process_index() == 0
     parts.mkdir(parents=True, exist_ok=True)
+    runs = sweep.runs()
+    done = _finished(parts)
+    current = versions()
+    if done and (out / "versions.json").exists():
+        # Run ids cover the configs, not the software or XLA's CPU settings, which change the
+        # numbers too (semjax.config.versions): a resume under others would mix two runs.
+        old = json.loads((out / "versions.json").read_text())
+        differ = sorted(k for k in set(old) | set(current) if k != "date" and old.get(k) != current.get(k))
+        if differ:
+            raise ValueError(
+                f"{str(out)!r} holds runs made under other versions or XLA settings (differing keys: {differ}); "
+                "resume with the same ones, or remove its parts/ folder (or choose another --out) to run anew")
     if writer:
         (out / "sweep.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(
             sweep.source | {"base": OmegaConf.to_container(sweep.base, resolve=True), "seeds": sweep.seeds})))
-        (out / "versions.json").write_text(json.dumps(versions(), indent=2))
+        (out / "versions.json").write_text(json.dumps(current, indent=2))
 
-    runs = sweep.runs()
-    done = _finished(parts)
     pending = [r for r in runs if r.run_id not in done]
     groups: dict[str, list[Run]] = {}
     for r in pending:

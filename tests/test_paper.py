@@ -92,15 +92,17 @@ def test_rerun_resumes_every_program_and_reproduces(paper_run):
         assert after[key] == before[key], key
 
 
-def test_retraining_in_chunks_equals_one_program(tmp_path):
+def test_retraining_in_chunks_equals_one_program(tmp_path, caplog):
     # The full budget splits a figure's settings over several cached programs; the policies are
     # the ones a single vmapped program trains, each chunk's label names its settings, and the
     # chunk size stays out of the fingerprint (a run resumes whatever the grouping).
     import dataclasses
+    import logging
 
     import jax
 
     over = ("env.num_ues=2", "env.num_channels=2", "env.queue_len=4")
+    caplog.set_level(logging.INFO, logger="semjax.paper")
     whole = PaperRun(tmp_path / "whole", overrides=over, budget=TINY, progress=False)
     chunked = PaperRun(tmp_path / "chunked", overrides=over, progress=False,
                        budget=dataclasses.replace(TINY, max_runs_per_program=2 * TINY.seeds))
@@ -111,6 +113,14 @@ def test_retraining_in_chunks_equals_one_program(tmp_path):
     assert list(whole.timings) == ["fig11 train mappo"]
     assert list(chunked.timings) == ["fig11 train mappo settings 0-1 of 3", "fig11 train mappo settings 2-2 of 3"]
     assert chunked.fingerprint() == whole.fingerprint()
+    # without a terminal each program's start and end is logged, for a run left in the background
+    lines = [r.getMessage() for r in caplog.records if r.name == "semjax.paper"]
+    label = "fig11 train mappo settings 2-2 of 3"
+    assert lines[-2] == f"{label}: started"
+    assert lines[-1] == f"{label}: {chunked.timings[label]:.0f} s"
+    again = PaperRun(tmp_path / "chunked", overrides=over, progress=False, budget=chunked.budget)
+    again._train_settings("fig11", "mappo", config, again.env, again.params, sets)
+    assert caplog.records[-2].getMessage() == f"{label}: loaded from {tmp_path / 'chunked' / 'cache'}"
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         assert x.shape[:2] == (3, TINY.seeds)
         np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-5, atol=1e-6)
@@ -121,3 +131,19 @@ def test_mean_ci_against_hand_values():
     assert mean == 2.0
     assert half == pytest.approx(12.706 * np.sqrt(2.0) / np.sqrt(2))  # t_{0.975,1} * s / sqrt(n), s = sqrt(2)
     assert mean_ci([0.7]) == (0.7, 0.0)
+
+
+def test_thread_pool_size_is_part_of_the_fingerprint(tmp_path, monkeypatch):
+    # XLA's CPU pool size changes the trained weights (semjax.config.versions), so a cache
+    # written under one size is not resumed under another; the XLA flags are recorded too.
+    from semjax.config import versions
+    from semjax.run_cache import RunCache
+
+    monkeypatch.setenv("NPROC", "16")
+    assert versions()["xla_cpu_threads"] == "16"
+    assert "--xla_cpu_enable_concurrency_optimized_scheduler=false" in versions()["xla_flags"]
+    over = ("env.num_ues=2", "env.num_channels=2", "env.queue_len=4")
+    RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())
+    monkeypatch.setenv("NPROC", "3")
+    with pytest.raises(ValueError, match=r"differing keys: \['versions'\]"):
+        RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())

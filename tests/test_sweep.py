@@ -154,6 +154,16 @@ def test_resume_reruns_only_missing_runs(eval_run, tmp_path):
     assert (out / "results.csv").read_text() == before
 
 
+def test_resume_under_another_thread_pool_is_refused(eval_run, monkeypatch):
+    # XLA's CPU pool size changes the numbers (semjax.config.versions): no silent mix.
+    sweep, _, out = eval_run
+    recorded = json.loads((out / "versions.json").read_text())
+    monkeypatch.setenv("NPROC", str(int(recorded["xla_cpu_threads"]) + 1))
+    with pytest.raises(ValueError, match=r"differing keys: \['xla_cpu_threads'\]"):
+        run_sweep(sweep, out, progress=False)
+    assert json.loads((out / "versions.json").read_text()) == recorded
+
+
 def test_cli_sweep(tmp_path, monkeypatch, capsys):
     from semjax.cli import main
 
