@@ -7,7 +7,8 @@ import pytest
 
 from semjax.agents.oracle import OracleConfig
 from semjax.paper import METHODS, PREFERENCES, PaperBudget, PaperRun, mean_ci
-from semjax.results_md import checks
+from semjax.paper import PAPER
+from semjax.results_md import checks, differences
 
 TINY = PaperBudget(
     seeds=2,
@@ -147,3 +148,47 @@ def test_thread_pool_size_is_part_of_the_fingerprint(tmp_path, monkeypatch):
     monkeypatch.setenv("NPROC", "3")
     with pytest.raises(ValueError, match=r"differing keys: \['versions'\]"):
         RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())
+
+
+def test_differences_quote_hand_computed_figures():
+    # A made-up run whose every figure in the "where we differ" section is worked out by hand.
+    qoe = {"mappo": 0.56, "mappo_discrete": 0.555, "mappo_unaware": 0.55, "d3qn": 0.545, "d3qn_unaware": 0.54,
+           "local": 0.5, "random": 0.51, "raw_offload": 0.52, "greedy": 0.58, "oracle": 0.60}
+    methods = {n: {"qoe": q, "offload_rate": 0.5, "mean_mu": 1.0, "pct_of_oracle": {"qoe": 100 * q / 0.6}}
+               for n, q in qoe.items()}
+    methods["mappo"] |= {"offload_rate": 0.65, "mean_mu": 0.71}
+    methods["mappo_unaware"]["offload_rate"] = 0.63
+    table5 = {r: {"latency_ms": 2 * p[0], "energy_j": p[1], "accuracy": p[2] / 100} for r, p in PAPER["table5"].items()}
+    results = {
+        "methods": methods,
+        "headline": {"gain_vs_mappo_unaware": (0.56 - 0.55) / 0.55, "gain_vs_d3qn_unaware": (0.56 - 0.54) / 0.54},
+        "table5": table5,
+        "figures": {
+            "fig8": {"x": [5e6, 10e6], "methods": {"mappo": {"qoe": [0.50, 0.56]},
+                                                   "mappo_discrete": {"qoe": [0.51, 0.555]}}},
+            "fig9": {"x": [1e-3, 1e-2], "methods": {"mappo": {"qoe": [0.57, 0.55]},
+                                                    "mappo_unaware": {"qoe": [0.56, 0.52]},
+                                                    "oracle": {"qoe": [0.61, 0.60]}}},
+            "fig10": {"x": [2, 4, 6], "methods": {"mappo_unaware": {"qoe": [0.54, 0.52]}}},
+        },
+    }
+    text = "\n".join(differences(results))
+    # 0.01 / 0.55 = 1.82 %, 0.0182 / 0.1268 = 0.14; the oracle is 0.60 / 0.55 - 1 = 9.09 % above it
+    assert "Gain over mappo_unaware: 1.82 % against the paper's 12.68 %** (0.14 of it)" in text
+    assert "has a QoE only 9.09 % above mappo_unaware's 0.5500; no method here has a higher QoE than the oracle (best 0.5800)" in text
+    # 0.56 / 1.1268 = 0.49698 < 0.5
+    assert "the paper's gain would put mappo_unaware at 0.4970, below the 0.5" in text
+    assert "offloads 63 % of tasks raw and runs the rest locally, +0.0300 against raw offloading of every task (0.5200)" in text
+    # 0.60 / 0.54 - 1 = 11.11 % < 14.48 %; 0.56 / 1.1448 = 0.48917
+    assert "only 11.11 % above d3qn_unaware's 0.5400" in text and "d3qn_unaware at 0.4892" in text
+    assert "aware MAPPO reaches 0.5600, 93.3 % of the per-step oracle's 0.6000, which is 20.00 % above Local" in text
+    # latency doubled in every row: ratio 2.00, spread 3.50 / 0.369 = 9.49x in both
+    assert "**Table V latency**: ours / paper is 2.00-2.00 over the four rows; the preferences move it by 9.49x" in text
+    assert "against 9.49x in the paper" in text
+    assert "**Table V accuracy**: ours / paper is 1.00-1.00" in text
+    # Fig. 9: 0.02 against 0.04, the oracle 0.01
+    assert "aware MAPPO loses 0.0200 QoE and unaware MAPPO 0.0400 (0.50 of it)" in text
+    assert "even the oracle loses 0.0100" in text
+    # Fig. 10: a series shorter than x ends at N = 4
+    assert "at N = 4, mappo_unaware is at 0.5200, +0.0200 from Local's 0.5" in text
+    assert "best learned method at 1 of 2 bandwidths; not at 5 MHz (mappo_discrete)" in text
