@@ -141,9 +141,6 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    from semjax.host import widen_cpu_pool
-
-    widen_cpu_pool()  # before JAX starts its backend: the paper's programs need it (semjax.host)
     from semjax.paper import PaperRun
 
     if not sys.stderr.isatty():

@@ -14,9 +14,12 @@ on small machines. It takes effect only if no JAX computation ran before the imp
 backend reads ``XLA_FLAGS`` once, when it starts); a value the user set for the flag is kept.
 
 The flag is not a cure for every program: the sweep's vmapped program split over 2 host
-devices with single-threaded Eigen still wedged with it and the default pool. The long-running
-commands (``semjax paper``, ``semjax sweep``) therefore also call :func:`widen_cpu_pool`, the
-cure measured on all of their programs, and pay its cost.
+devices with single-threaded Eigen still wedged with it and the default pool, so ``semjax
+sweep`` also calls :func:`widen_cpu_pool` and pays its cost. ``semjax paper`` does not: every
+one of its programs ran with the flag alone (the whole quick budget, and Fig. 10's N = 8 and 10
+programs of every method), and the quick budget took 15 min 40 s instead of 19 min 59 s.
+The pool size changes the numbers (:func:`semjax.config.versions`), so a ``semjax paper``
+cache written with ``NPROC=16`` resumes only with ``NPROC=16`` set again.
 """
 
 from __future__ import annotations
