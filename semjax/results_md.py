@@ -132,7 +132,7 @@ def differences(results: dict[str, Any]) -> list[str]:
         da = f9["mappo"]["qoe"][0] - f9["mappo"]["qoe"][-1]
         du = f9["mappo_unaware"]["qoe"][0] - f9["mappo_unaware"]["qoe"][-1]
         line = (f"- **Fig. 9**: from the lowest to the highest noise, aware MAPPO loses {da:.4f} QoE and unaware "
-                f"MAPPO {du:.4f} ({da / du:.2f} of it); the paper's aware MAPPO stays nearly flat.")
+                f"MAPPO {du:.4f}" + (f" ({da / du:.2f} of it)" if du > 0 else "") + "; the paper's aware MAPPO stays nearly flat.")
         if "oracle" in f9:
             do = f9["oracle"]["qoe"][0] - f9["oracle"]["qoe"][-1]
             line += (f" Here even the oracle loses {do:.4f}: the lower rate costs every policy in our world, "
