@@ -33,6 +33,31 @@ import numpy as np
 FINGERPRINT = "fingerprint.json"
 
 
+_MISSING = "<missing>"
+
+
+def differing_keys(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """(dotted key, old value, new value) wherever two JSON-like dicts differ, sorted by key."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += differing_keys(old.get(k, _MISSING), new.get(k, _MISSING), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [(prefix[:-1], old, new)]
+
+
+def describe_differences(old: dict, new: dict, most: int = 4) -> str:
+    """``differing keys: [...]`` and the first few values, there (recorded) and here (now)."""
+    diff = differing_keys(old, new)
+
+    def short(x):
+        text = json.dumps(x, default=str)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    shown = "; ".join(f"{k}: {short(a)} there, {short(b)} here" for k, a, b in diff[:most])
+    return f"differing keys: {[k for k, _, _ in diff]}: {shown}"
+
+
 class RunCache:
     """Per-label results of one run under ``folder``; see the module docstring.
 
@@ -53,9 +78,8 @@ class RunCache:
         if path.exists():
             old = json.loads(path.read_text())
             if old != fingerprint:
-                keys = sorted(k for k in set(old) | set(fingerprint) if old.get(k) != fingerprint.get(k))
                 raise ValueError(
-                    f"{str(self.folder)!r} holds results of a different run (differing keys: {keys}); "
+                    f"{str(self.folder)!r} holds results of a different run ({describe_differences(old, fingerprint)}); "
                     "resume only with the same config, budget and versions, or pass --fresh to discard them "
                     "(or choose another --out)")
         else:

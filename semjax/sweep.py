@@ -54,6 +54,7 @@ from omegaconf import DictConfig, OmegaConf
 from semjax.config import build_env, load_config, train_config, versions
 from semjax.evaluation import METRICS, rollout, summarize
 from semjax.host import configure_cpu, widen_cpu_pool
+from semjax.run_cache import describe_differences
 
 SWEEP_KEYS = ("name", "mode", "base_config", "base", "grid", "zip", "seeds", "chunk_size", "policy", "plot")
 TRACED_SECTION = "params"
@@ -507,11 +508,11 @@ def run_sweep(sweep: Sweep, out: str | Path, devices=None, progress: bool | None
     if done and (out / "versions.json").exists():
         # Run ids cover the configs, not the software or XLA's CPU settings, which change the
         # numbers too (semjax.config.versions): a resume under others would mix two runs.
-        old = json.loads((out / "versions.json").read_text())
-        differ = sorted(k for k in set(old) | set(current) if k != "date" and old.get(k) != current.get(k))
-        if differ:
+        old, now = json.loads((out / "versions.json").read_text()), dict(current)
+        old.pop("date", None), now.pop("date")
+        if old != now:
             raise ValueError(
-                f"{str(out)!r} holds runs made under other versions or XLA settings (differing keys: {differ}); "
+                f"{str(out)!r} holds runs made under other versions or XLA settings ({describe_differences(old, now)}); "
                 "resume with the same ones, or remove its parts/ folder (or choose another --out) to run anew")
     if writer:
         (out / "sweep.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(

@@ -7,7 +7,7 @@ import pytest
 from flax.core import FrozenDict
 
 from semjax.paper import PaperRun
-from semjax.run_cache import FINGERPRINT, RunCache
+from semjax.run_cache import FINGERPRINT, RunCache, describe_differences, differing_keys
 
 FP = {"config": {"seed": 0, "lr": 3e-4}, "budget": {"seeds": 2}}
 
@@ -64,8 +64,17 @@ def test_labels_are_independent_and_file_safe(tmp_path):
 def test_different_run_is_refused_naming_the_key(tmp_path):
     RunCache(tmp_path / "c", FP)("x", lambda: jnp.ones(1))
     other = {"config": {"seed": 1, "lr": 3e-4}, "budget": {"seeds": 2}}
-    with pytest.raises(ValueError, match=r"differing keys: \['config'\].*--fresh"):
+    with pytest.raises(ValueError, match=r"differing keys: \['config.seed'\]: config.seed: 0 there, 1 here\).*--fresh"):
         RunCache(tmp_path / "c", other)
+
+
+def test_differences_name_nested_keys_and_both_values():
+    old = {"a": {"b": 1, "c": [1, 2]}, "d": "x" * 80, "e": 1}
+    new = {"a": {"b": 2, "c": [1, 2], "f": None}, "d": "y", "e": 1}
+    assert differing_keys(old, new) == [("a.b", 1, 2), ("a.f", "<missing>", None), ("d", "x" * 80, "y")]
+    text = describe_differences(old, new, most=2)
+    assert text == "differing keys: ['a.b', 'a.f', 'd']: a.b: 1 there, 2 here; a.f: \"<missing>\" there, null here"
+    assert describe_differences({"d": "x" * 80}, {"d": "y"}).endswith(f'd: "{"x" * 56}... there, "y" here')
 
 
 def test_fresh_discards_and_disabled_writes_nothing(tmp_path):

@@ -159,7 +159,8 @@ def test_resume_under_another_thread_pool_is_refused(eval_run, monkeypatch):
     sweep, _, out = eval_run
     recorded = json.loads((out / "versions.json").read_text())
     monkeypatch.setenv("NPROC", str(int(recorded["xla_cpu_threads"]) + 1))
-    with pytest.raises(ValueError, match=r"differing keys: \['xla_cpu_threads'\]"):
+    threads = recorded["xla_cpu_threads"]
+    with pytest.raises(ValueError, match=rf"""differing keys: \['xla_cpu_threads'\]: xla_cpu_threads: "{threads}" there, "{int(threads) + 1}" here"""):
         run_sweep(sweep, out, progress=False)
     assert json.loads((out / "versions.json").read_text()) == recorded
 
