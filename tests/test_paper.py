@@ -127,6 +127,39 @@ def test_retraining_in_chunks_equals_one_program(tmp_path, caplog):
         np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-5, atol=1e-6)
 
 
+def test_each_weight_vector_is_trained_once(tmp_path, monkeypatch):
+    # A pair's end points (Fig. 14 at w_latency = 0 is (0, 0, 1), for example) are Table V's
+    # single-objective rows: they are trained once, Table V's four first, and shared.
+    import dataclasses
+
+    from semjax.paper import METRICS
+
+    budget = dataclasses.replace(TINY, weight_steps=(0.0, 0.5, 1.0))
+    run = PaperRun(tmp_path, overrides=("env.num_ues=2", "env.num_channels=2", "env.queue_len=4"), budget=budget,
+                   progress=False)
+    calls = []
+
+    def fake_retrain(fig, param_sets, xs, methods, env=None, params=None):
+        # the i-th trained setting reports i as every metric, so the figures show which run they use
+        calls.append((fig, [(p.w_latency, p.w_energy, p.w_accuracy) for p in param_sets], tuple(methods)))
+        one = [{k: np.array([float(i)]) for k in METRICS} for i in range(len(param_sets))]
+        return {"mappo": [(o, [o] * len(run.names)) for o in one]}
+
+    monkeypatch.setattr(run, "_retrain", fake_retrain)
+    run._retrain_weights()
+    [(fig, vectors, methods)] = calls
+    assert (fig, methods) == ("weights", ("mappo",))
+    expected = [PREFERENCES[p] for p in ("none", "delay", "energy", "accuracy")]
+    expected += [(0.5, 0.0, 0.5), (0.0, 0.5, 0.5), (0.5, 0.5, 0.0)]
+    np.testing.assert_allclose(np.asarray(vectors, np.float64), np.asarray(expected), rtol=1e-7)
+    assert [run.results["table5"][p]["qoe"] for p in ("none", "delay", "energy", "accuracy")] == [0, 1, 2, 3]
+    # (latency, accuracy), (energy, accuracy), (latency, energy) at w = 0, 0.5, 1
+    assert run.results["figures"]["fig14"]["mappo"]["qoe"] == [3, 4, 1]
+    assert run.results["figures"]["fig15"]["mappo"]["qoe"] == [3, 5, 2]
+    assert run.results["figures"]["fig16"]["mappo"]["qoe"] == [2, 6, 1]
+    assert run.results["figures"]["fig16"]["weights"] == [[0.0, 1.0, 0.0], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0]]
+
+
 def test_mean_ci_against_hand_values():
     mean, half = mean_ci([1.0, 3.0])
     assert mean == 2.0
