@@ -24,22 +24,51 @@ PAPER_SHAPES = {
     "fig11": "QoE falls as mu_min grows (retrained per value)",
     "fig17": "QoE saturates for very large or very small slopes",
 }
+# Figs. 14-16: x is the first weight of the pair (the second is 1 - x); how each plotted metric
+# moves as x grows, in the paper's words turned to that axis.
+PAPER_WEIGHT_SHAPES = {
+    "fig14": (("latency_ms", "falls: more tasks go to the server, with a smaller mu"),
+              ("accuracy", "falls: the server's tasks are compressed harder")),
+    "fig15": (("energy_j", "falls: a larger accuracy weight keeps more tasks local, which costs energy"),
+              ("accuracy", "falls: offloaded tasks lose accuracy to semantic extraction")),
+    "fig16": (("latency_ms", "falls: more tasks go to the server, with a smaller mu"),
+              ("energy_j", "rises: a more compact semantic representation costs more energy")),
+}
 
 
 def _fmt(x, digits=4) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-def _trend(xs, ys) -> str:
+def _trend(xs, ys, flat: float = 2e-3) -> str:
+    """Least-squares direction of ys over xs (over log x when every x > 0), or flat when the
+    range of ys is below ``flat``."""
     x, y = np.asarray(xs, float), np.asarray(ys, float)
     ok = np.isfinite(y)
     if ok.sum() < 2:
         return "n/a"
     slope = np.polyfit(np.log(x[ok]) if np.all(x[ok] > 0) else x[ok], y[ok], 1)[0]
     spread = float(np.ptp(y[ok]))
-    if spread < 2e-3:
+    if spread < flat:
         return f"flat (range {spread:.4f})"
     return f"{'rises' if slope > 0 else 'falls'} ({y[ok][0]:.4f} -> {y[ok][-1]:.4f})"
+
+
+def weight_figure_rows(figs: dict[str, Any]) -> list[str]:
+    """Shape-table rows of Figs. 14-16: each plotted metric of aware MAPPO against the pair's first
+    weight, beside the paper's description."""
+    rows = []
+    for key, metrics in PAPER_WEIGHT_SHAPES.items():
+        f = figs.get(key)
+        if not f:
+            continue
+        for metric, paper in metrics:
+            ys = f["mappo"][metric]
+            # each metric on its own scale: flat below 1 % of its mean (energy ~0.03 J, latency ~1 ms)
+            flat = 0.01 * float(np.nanmean(np.abs(np.asarray(ys, float))))
+            rows.append(f"| {key} | mappo {metric} vs w_{'energy' if key == 'fig15' else 'latency'} | "
+                        f"{_trend(f['x'], ys, flat)} | {paper} |")
+    return rows
 
 
 def checks(results: dict[str, Any]) -> list[tuple[str, bool, str]]:
@@ -233,6 +262,7 @@ def write_results_md(results: dict[str, Any], path: str | Path) -> None:
         f = figs.get(key)
         if f and "mappo" in f["methods"]:
             lines.append(f"| {key} | mappo | {_trend(f['x'], f['methods']['mappo']['qoe'])} | {PAPER_SHAPES['fig17']} |")
+    lines += weight_figure_rows(figs)
     f13 = figs.get("fig13")
     if f13:
         lines += ["", "Fig. 13 (trained on the mix, tested per task type), semantic-aware MAPPO:", "",

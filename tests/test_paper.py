@@ -8,7 +8,7 @@ import pytest
 from semjax.agents.oracle import OracleConfig
 from semjax.paper import METHODS, PREFERENCES, PaperBudget, PaperRun, mean_ci
 from semjax.paper import PAPER
-from semjax.results_md import checks, differences
+from semjax.results_md import checks, differences, weight_figure_rows
 
 TINY = PaperBudget(
     seeds=2,
@@ -225,3 +225,17 @@ def test_differences_quote_hand_computed_figures():
     # Fig. 10: a series shorter than x ends at N = 4
     assert "at N = 4, mappo_unaware is at 0.5200, +0.0200 from Local's 0.5" in text
     assert "best learned method at 1 of 2 bandwidths; not at 5 MHz (mappo_discrete)" in text
+
+
+def test_weight_figure_rows_describe_each_metric_on_its_own_scale():
+    figs = {
+        "fig14": {"x": [0.0, 0.5, 1.0], "mappo": {"latency_ms": [1.2, 1.0, 0.9], "accuracy": [0.70, 0.70, 0.7001]}},
+        "fig16": {"x": [0.0, 0.5, 1.0], "mappo": {"latency_ms": [1.0, 1.1, 1.3], "energy_j": [0.020, 0.025, 0.030]}},
+    }
+    rows = weight_figure_rows(figs)
+    assert rows[0] == "| fig14 | mappo latency_ms vs w_latency | falls (1.2000 -> 0.9000) | falls: more tasks go to the server, with a smaller mu |"
+    # a range of 1e-4 is below 1 % of 0.70; an energy range of 0.01 J is far above 1 % of 0.025 J
+    assert rows[1].startswith("| fig14 | mappo accuracy vs w_latency | flat (range 0.0001) | falls")
+    assert rows[2].startswith("| fig16 | mappo latency_ms vs w_latency | rises (1.0000 -> 1.3000) | falls")
+    assert rows[3].startswith("| fig16 | mappo energy_j vs w_latency | rises (0.0200 -> 0.0300) | rises")
+    assert len(rows) == 4  # Fig. 15 absent: no rows
