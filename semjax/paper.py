@@ -545,7 +545,7 @@ class PaperRun:
         fig.savefig(self.out / "fig17.png", dpi=120)
         plt.close(fig)
 
-    def _retrain(self, fig: str, param_sets: list[EnvParams], xs: list, methods, env=None, params=None):
+    def _retrain(self, fig: str, param_sets: list[EnvParams], methods, env=None, params=None):
         """Retrains ``methods`` under every param set (vmapped) and evaluates each at its own set."""
         env = env or self.env
         out = {}
@@ -591,14 +591,14 @@ class PaperRun:
         # Fig. 11: mu_min (traced: one program per method)
         mu_sets = [self.params.replace(mu_min=v) for v in b.mu_min]
         methods = [m for m in b.retrain_methods if LEARNED[m][1].get("semantic", True)]
-        res = self._retrain("fig11", mu_sets, list(b.mu_min), methods)
+        res = self._retrain("fig11", mu_sets, methods)
         self._record_retrain("fig11", "mu_min", list(b.mu_min), res)
 
         # Fig. 10: N = K (shapes change: one program per N)
         per_n = {}
         for n in b.num_ues:
             env = SemanticMEC(num_ues=n, num_channels=n, queue_len=self.env.queue_len, profile=self.env.profile)
-            res = self._retrain(f"fig10_N{n}", [self.params], [n], b.retrain_methods, env=env, params=self.params)
+            res = self._retrain(f"fig10_N{n}", [self.params], b.retrain_methods, env=env, params=self.params)
             for name, r in res.items():
                 per_n.setdefault(name, []).append(r[0])
         self._record_retrain("fig10", "num_ues", list(b.num_ues), per_n, partial=True)
@@ -620,7 +620,7 @@ class PaperRun:
                 weights[f"{fig}_{w:g}"] = tuple(vec)
         distinct = list(dict.fromkeys(weights.values()))  # Table V's four first, in order
         w_sets = [self.params.replace(w_latency=w[0], w_energy=w[1], w_accuracy=w[2]) for w in distinct]
-        res = self._retrain("weights", w_sets, distinct, ("mappo",))
+        res = self._retrain("weights", w_sets, ("mappo",))
         run_of = {label: res["mappo"][distinct.index(w)] for label, w in weights.items()}
         for pref in PREFERENCES:
             overall, per_task = run_of[pref]

@@ -139,7 +139,7 @@ def test_each_weight_vector_is_trained_once(tmp_path, monkeypatch):
                    progress=False)
     calls = []
 
-    def fake_retrain(fig, param_sets, xs, methods, env=None, params=None):
+    def fake_retrain(fig, param_sets, methods, env=None, params=None):
         # the i-th trained setting reports i as every metric, so the figures show which run they use
         calls.append((fig, [(p.w_latency, p.w_energy, p.w_accuracy) for p in param_sets], tuple(methods)))
         one = [{k: np.array([float(i)]) for k in METRICS} for i in range(len(param_sets))]
