@@ -585,7 +585,7 @@ class PaperRun:
         return parts[0] if len(parts) == 1 else jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
 
     def retrain_figures(self):
-        # Table V first: its rows are the retraining result that the checks need.
+        # Table V first: RESULTS.md's checks need its rows, and no other retraining result.
         self._retrain_weights()
         b = self.budget
         # Fig. 11: mu_min (traced: one program per method)
