@@ -9,7 +9,7 @@ Verbs:
   semjax demo [--config FILE] [--episodes N] [--out DIR] [key=value ...]
       Evaluates the fixed policies (Local, Random, own-channel semantic offloading, raw
       offloading) on the configured world and prints QoE, latency, energy and accuracy.
-  semjax paper [--quick] [--out DIR] [--config FILE] [--seeds S] [--fresh | --no-resume] [key=value ...]
+  semjax paper [--quick] [--out DIR] [--config FILE] [--seeds S] [--fresh | --no-resume] [--across-machines] [k=v ...]
       Runs the paper's experiments (SPEC section 9): trains every learned method on several
       seeds, evaluates every method with the per-step oracle, writes one PNG and CSV per
       figure, results.json and RESULTS.md. Each finished program is kept in DIR/cache, so
@@ -148,7 +148,7 @@ def _paper(args: argparse.Namespace) -> int:
         logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
         logging.getLogger("semjax.paper").setLevel(logging.INFO)
     run = PaperRun(args.out, quick=args.quick, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds,
-                   resume=not args.no_resume, fresh=args.fresh)
+                   resume=not args.no_resume, fresh=args.fresh, across_machines=args.across_machines)
     results = run.run()
     h = results["headline"]
     resumed = results["run"]["resumed"]
@@ -225,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     keep = pp.add_mutually_exclusive_group()
     keep.add_argument("--fresh", action="store_true", help="discard DIR/cache and recompute everything")
     keep.add_argument("--no-resume", action="store_true", help="neither read nor write DIR/cache")
+    pp.add_argument("--across-machines", action="store_true",
+                    help="resume DIR/cache although it was begun on another CPU or OS (each program's machine is recorded)")
     pp.add_argument("overrides", nargs="*", help="dotted overrides, e.g. seed=1 params.noise_power=1e-3")
     pp.set_defaults(func=_paper)
 

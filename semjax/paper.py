@@ -53,6 +53,7 @@ LEARNED = {
 }
 FIXED = ("local", "random", "raw_offload", "greedy", "oracle")
 METHODS = tuple(LEARNED) + FIXED
+MACHINE_KEYS = ("cpu", "platform")  # of ``versions()``: where a program ran, not what decides its numbers
 PREFERENCES = {"none": (1 / 3, 1 / 3, 1 / 3), "delay": (1.0, 0.0, 0.0), "energy": (0.0, 1.0, 0.0), "accuracy": (0.0, 0.0, 1.0)}
 
 # The paper's numbers (Sec. V), for RESULTS.md.
@@ -335,7 +336,8 @@ class PaperRun:
 
     def __init__(self, out: str | Path, quick: bool = False, config: str | Path | None = None,
                  overrides: tuple[str, ...] = (), seeds: int | None = None, progress: bool | None = None,
-                 budget: PaperBudget | None = None, resume: bool = True, fresh: bool = False):
+                 budget: PaperBudget | None = None, resume: bool = True, fresh: bool = False,
+                 across_machines: bool = False):
         self.out = Path(out)
         self.budget = budget or BUDGETS["quick" if quick else "full"]
         if seeds is not None:
@@ -355,7 +357,7 @@ class PaperRun:
         self.timings: dict[str, float] = {}
         # Every training and evaluation program's output is kept under OUT/cache as it finishes,
         # so that a rerun with the same --out resumes (the full budget runs for hours).
-        self.resume, self.fresh = resume, fresh
+        self.resume, self.fresh, self.across_machines = resume, fresh, across_machines
         self.cache: RunCache | None = None
 
     def fingerprint(self) -> dict[str, Any]:
@@ -366,8 +368,13 @@ class PaperRun:
         return {
             "config": OmegaConf.to_container(self.cfg, resolve=True),
             "budget": budget,
-            "versions": {k: v for k, v in versions().items() if k != "date"},
+            "versions": {k: v for k, v in versions().items() if k not in ("date", *MACHINE_KEYS)},
         }
+
+    @staticmethod
+    def machine() -> dict[str, str]:
+        """Where the programs run: kept apart from the fingerprint (see ``semjax.run_cache``)."""
+        return {k: versions()[k] for k in MACHINE_KEYS}
 
     # -- helpers
 
@@ -387,7 +394,8 @@ class PaperRun:
         The recorded time is the program's own, also when it was loaded from an earlier invocation.
         """
         if self.cache is None:
-            self.cache = RunCache(self.out / "cache", self.fingerprint(), fresh=self.fresh, enabled=self.resume)
+            self.cache = RunCache(self.out / "cache", self.fingerprint(), fresh=self.fresh, enabled=self.resume,
+                                  machine=self.machine(), across_machines=self.across_machines)
         if self.cache.has(label):
             log.info("%s: loaded from %s", label, self.cache.folder)
         else:
@@ -696,6 +704,19 @@ class PaperRun:
             "gain_vs_d3qn_unaware": (q["mappo"] - q["d3qn_unaware"]) / q["d3qn_unaware"],
         }
 
+    def _machines(self) -> list[dict[str, Any]]:
+        """Each machine the programs ran on, with how many programs and their own seconds."""
+        rows: list[dict[str, Any]] = []
+        ran = self.cache.machines if self.cache is not None else {}
+        for label, seconds in self.timings.items():
+            machine = ran.get(label, self.machine())
+            row = next((r for r in rows if r["machine"] == machine), None)
+            if row is None:
+                rows.append(row := {"machine": machine, "programs": 0, "seconds": 0.0})
+            row["programs"] += 1
+            row["seconds"] += seconds
+        return rows
+
     def run(self) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg))
@@ -712,6 +733,7 @@ class PaperRun:
             "seconds": time.perf_counter() - start,  # this invocation; a resumed run loaded part of the work
             "timings_s": self.timings,
             "resumed": list(self.cache.resumed) if self.cache is not None else [],
+            "machines": self._machines(),
             "budget_detail": json.loads(json.dumps(dataclasses.asdict(self.budget), default=str)),
             "versions": versions() | {"cpu_count": os.cpu_count()},
         }

@@ -185,6 +185,17 @@ def differences(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def _machines_sentence(machines: list[dict[str, Any]], here: dict[str, Any]) -> str:
+    """Where the programs ran, when that is not simply this invocation's machine."""
+    if not machines or (len(machines) == 1 and all(machines[0]["machine"].get(k) == here.get(k)
+                                                   for k in machines[0]["machine"])):
+        return ""
+    parts = [f"{m['machine'].get('cpu', '?')} ({m['machine'].get('platform', '?')}): {m['programs']} programs, "
+             f"{m['seconds']:.0f} s" for m in machines]
+    return (f" Its programs ran on {len(machines)} machine{'s' if len(machines) > 1 else ''} "
+            f"(resumed with `--across-machines`): {'; '.join(parts)}.")
+
+
 def write_results_md(results: dict[str, Any], path: str | Path) -> None:
     run = results.get("run", {})
     m = results["methods"]
@@ -208,7 +219,8 @@ def write_results_md(results: dict[str, Any], path: str | Path) -> None:
         + (f" This invocation resumed an interrupted run: {len(run['resumed'])} of its "
            f"{len(run.get('timings_s', {}))} programs were loaded from the run's cache; the seconds above are "
            f"this invocation's, the programs' own total is {sum(run.get('timings_s', {}).values()):.0f} s."
-           if run.get("resumed") else ""),
+           if run.get("resumed") else "")
+        + _machines_sentence(run.get("machines", []), v),
         "",
         "## Every method at the default world (Fig. 12)",
         "",

@@ -11,6 +11,12 @@ A fingerprint of everything that decides the numbers (the config, the budget, th
 versions) is written with the cache; resuming under a different fingerprint is an error
 naming the differing keys, never a silent mix of two runs.
 
+The machine (CPU model, OS) is kept apart from the fingerprint. XLA compiles for the host CPU,
+so two CPU models need not give bit-identical numbers for one seed, and by default a cache
+begun on one machine is not resumed on another. A run too long for one machine's time (a
+preempted cluster job rescheduled elsewhere, say) may pass ``across_machines=True``: every
+program records the machine it ran on, so the mix is stated rather than hidden.
+
 Storage is a NumPy ``.npz`` of the leaves plus the pickled tree structure. A checkpoint
 library (orbax) restores a tree without a target as plain dicts and lists, losing tuples and
 Flax containers, and a target would mean tracing each training program again just to learn
@@ -31,6 +37,7 @@ import jax
 import numpy as np
 
 FINGERPRINT = "fingerprint.json"
+MACHINE = "machine.json"  # the machine that began the run
 
 
 _MISSING = "<missing>"
@@ -61,14 +68,20 @@ def describe_differences(old: dict, new: dict, most: int = 4) -> str:
 class RunCache:
     """Per-label results of one run under ``folder``; see the module docstring.
 
-    ``fingerprint`` must be JSON-serialisable. With ``fresh=True`` an existing cache is
-    removed first. ``enabled=False`` computes everything and stores nothing.
+    ``fingerprint`` and ``machine`` must be JSON-serialisable. With ``fresh=True`` an existing
+    cache is removed first. ``enabled=False`` computes everything and stores nothing.
+    ``across_machines=True`` resumes a cache begun on another ``machine``.
+    ``machines`` maps every label loaded or computed to the machine its program ran on.
     """
 
-    def __init__(self, folder: str | Path, fingerprint: dict, fresh: bool = False, enabled: bool = True):
+    def __init__(self, folder: str | Path, fingerprint: dict, fresh: bool = False, enabled: bool = True,
+                 machine: dict | None = None, across_machines: bool = False):
         self.folder = Path(folder)
         self.enabled = enabled
         self.resumed: list[str] = []
+        self.machine = json.loads(json.dumps(machine or {}, sort_keys=True, default=str))
+        self.origin = self.machine
+        self.machines: dict[str, dict] = {}
         if not enabled:
             return
         fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
@@ -82,9 +95,18 @@ class RunCache:
                     f"{str(self.folder)!r} holds results of a different run ({describe_differences(old, fingerprint)}); "
                     "resume only with the same config, budget and versions, or pass --fresh to discard them "
                     "(or choose another --out)")
+            origin = self.folder / MACHINE
+            self.origin = json.loads(origin.read_text()) if origin.exists() else self.machine
+            if self.origin != self.machine and not across_machines:
+                raise ValueError(
+                    f"{str(self.folder)!r} was begun on another machine ({describe_differences(self.origin, self.machine)}); "
+                    "XLA compiles for the host CPU, so a seed's numbers need not match bit for bit across machines. "
+                    "Pass --across-machines to resume it anyway (each program's machine is recorded), "
+                    "or --fresh to discard it")
         else:
             self.folder.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
+            (self.folder / MACHINE).write_text(json.dumps(self.machine, indent=1, sort_keys=True))
 
     def _paths(self, label: str) -> tuple[Path, Path]:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
@@ -97,8 +119,10 @@ class RunCache:
         """(stored pytree with NumPy leaves, seconds the program took when it ran)."""
         arrays, tree = self._paths(label)
         with np.load(arrays) as data:
-            leaves = [data[f"leaf{i}"] for i in range(len(data.files) - 1)]
+            leaves = [data[f"leaf{i}"] for i in range(sum(f.startswith("leaf") for f in data.files))]
             seconds = float(data["seconds"])
+            # Entries written before machines were recorded ran on the machine that began the run.
+            self.machines[label] = json.loads(str(data["machine"])) if "machine" in data.files else self.origin
         return jax.tree.unflatten(pickle.loads(tree.read_bytes()), leaves), seconds
 
     def store(self, label: str, value: Any, seconds: float) -> None:
@@ -107,7 +131,8 @@ class RunCache:
         arrays, tree = self._paths(label)
         leaves, treedef = jax.tree.flatten(jax.device_get(value))
         tmp = arrays.with_suffix(".tmp.npz")
-        np.savez(tmp, seconds=np.float64(seconds), **{f"leaf{i}": np.asarray(x) for i, x in enumerate(leaves)})
+        machine = np.str_(json.dumps(self.machine, sort_keys=True))
+        np.savez(tmp, seconds=np.float64(seconds), machine=machine, **{f"leaf{i}": np.asarray(x) for i, x in enumerate(leaves)})
         tree.write_bytes(pickle.dumps(treedef))
         tmp.replace(arrays)  # the .npz appears last and whole: a half-written entry is never "done"
 
@@ -120,4 +145,5 @@ class RunCache:
         value = jax.block_until_ready(fn())
         seconds = time.perf_counter() - start
         self.store(label, value, seconds)
+        self.machines[label] = self.machine
         return value, seconds

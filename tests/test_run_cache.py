@@ -112,3 +112,66 @@ def test_paper_run_resumes_its_programs_and_guards_its_config(tmp_path):
     full = PaperRun(tmp_path, overrides=("env.num_ues=2", "env.num_channels=2"), progress=False)
     with pytest.raises(ValueError, match=r"budget"):
         full._timed("train mappo", program)
+
+
+HERE = {"cpu": "Intel Xeon", "platform": "Linux-6.18"}
+THERE = {"cpu": "AMD EPYC 7B13", "platform": "Linux-6.1"}
+
+
+def test_another_machine_resumes_only_when_asked_and_every_program_keeps_its_machine(tmp_path):
+    begun = RunCache(tmp_path / "c", FP, machine=THERE)
+    begun("train mappo", lambda: jnp.ones(2))
+    with pytest.raises(ValueError, match=r"another machine \(differing keys: \['cpu', 'platform'\]: "
+                                         r"cpu: \"AMD EPYC 7B13\" there, \"Intel Xeon\" here.*--across-machines"):
+        RunCache(tmp_path / "c", FP, machine=HERE)
+    calls = []
+    resumed = RunCache(tmp_path / "c", FP, machine=HERE, across_machines=True)
+    resumed("train mappo", lambda: calls.append(1) or jnp.zeros(2))
+    resumed("evaluate mappo", lambda: jnp.zeros(3))
+    assert calls == [] and resumed.origin == THERE
+    assert resumed.machines == {"train mappo": THERE, "evaluate mappo": HERE}
+    # a third invocation reads both back from disk; the original machine needs no flag
+    again = RunCache(tmp_path / "c", FP, machine=THERE)
+    again.load("evaluate mappo"), again.load("train mappo")
+    assert again.machines == {"evaluate mappo": HERE, "train mappo": THERE}
+    # the machine is not part of the fingerprint: a different run is still refused with the flag
+    with pytest.raises(ValueError, match="different run"):
+        RunCache(tmp_path / "c", {"config": {"seed": 5}}, machine=HERE, across_machines=True)
+
+
+def test_entries_without_a_recorded_machine_belong_to_the_machine_that_began_the_run(tmp_path):
+    cache = RunCache(tmp_path / "c", FP, machine=THERE)
+    cache.store("x", {"a": jnp.arange(3)}, 2.0)
+    arrays = tmp_path / "c" / "x.npz"
+    with np.load(arrays) as data:
+        kept = {k: data[k] for k in data.files if k != "machine"}
+    np.savez(arrays, **kept)  # as written before machines were recorded
+    loaded, seconds = RunCache(tmp_path / "c", FP, machine=HERE, across_machines=True).load("x")
+    np.testing.assert_array_equal(loaded["a"], np.arange(3))
+    reader = RunCache(tmp_path / "c", FP, machine=HERE, across_machines=True)
+    reader.load("x")
+    assert seconds == 2.0 and reader.machines == {"x": THERE}
+
+
+def test_paper_fingerprint_leaves_the_machine_out_and_results_say_where_programs_ran(tmp_path, monkeypatch):
+    import semjax.paper as paper
+    from semjax.results_md import _machines_sentence
+
+    run = PaperRun(tmp_path, quick=True, overrides=("env.num_ues=2", "env.num_channels=2"), progress=False)
+    assert not set(paper.MACHINE_KEYS) & set(run.fingerprint()["versions"])
+    assert set(run.machine()) == set(paper.MACHINE_KEYS)
+    run._timed("a", lambda: jnp.ones(1))
+    first = run.machine()
+    monkeypatch.setattr(PaperRun, "machine", staticmethod(lambda: HERE))
+    later = PaperRun(tmp_path, quick=True, overrides=("env.num_ues=2", "env.num_channels=2"), progress=False,
+                     across_machines=True)
+    later._timed("a", lambda: jnp.zeros(1))
+    later._timed("b", lambda: jnp.zeros(1))
+    later.timings = {"a": 10.0, "b": 2.5}
+    rows = later._machines()
+    assert [r["machine"] for r in rows] == [first, HERE]
+    assert [(r["programs"], r["seconds"]) for r in rows] == [(1, 10.0), (1, 2.5)]
+    text = _machines_sentence(rows, HERE)
+    assert text.startswith(" Its programs ran on 2 machines (resumed with `--across-machines`): ")
+    assert text.endswith("1 programs, 10 s; Intel Xeon (Linux-6.18): 1 programs, 2 s.")
+    assert _machines_sentence(rows[1:], HERE) == "" and _machines_sentence([], HERE) == ""
