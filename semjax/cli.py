@@ -9,7 +9,8 @@ Verbs:
   semjax demo [--config FILE] [--episodes N] [--out DIR] [key=value ...]
       Evaluates the fixed policies (Local, Random, own-channel semantic offloading, raw
       offloading) on the configured world and prints QoE, latency, energy and accuracy.
-  semjax paper [--quick] [--out DIR] [--config FILE] [--seeds S] [--fresh | --no-resume] [--across-machines] [k=v ...]
+  semjax paper [--quick] [--out DIR] [--config FILE] [--seeds S] [--fresh | --no-resume] [--across-machines]
+      [--stop-after DURATION] [k=v ...]
       Runs the paper's experiments (SPEC section 9): trains every learned method on several
       seeds, evaluates every method with the per-step oracle, writes one PNG and CSV per
       figure, results.json and RESULTS.md. Each finished program is kept in DIR/cache, so
@@ -140,16 +141,39 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+EX_TEMPFAIL = 75  # sysexits.h: "try again later", for --stop-after (a job script can requeue on it)
+
+
+def _duration(text: str) -> float:
+    """Seconds from ``5400`` (seconds), ``90m``, ``2h30m``, ``1h`` or ``45s``, for --stop-after."""
+    import re
+
+    number = r"(\d+(?:\.\d+)?)"
+    bare = re.fullmatch(number, text.strip())
+    if bare:
+        return float(bare.group(1))
+    m = re.fullmatch(rf"(?:{number}h)?(?:{number}m)?(?:{number}s)?", text.strip())
+    if not text.strip() or m is None:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 5400, 90m or 2h30m (got {text!r})")
+    h, mins, secs = (float(g) if g else 0.0 for g in m.groups())
+    return 3600 * h + 60 * mins + secs
+
+
 def _paper(args: argparse.Namespace) -> int:
-    from semjax.paper import PaperRun
+    from semjax.paper import PaperRun, TimeLimitReached
 
     if not sys.stderr.isatty():
         # No bars without a terminal (a log file, nohup): say when each program starts and ends.
         logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
         logging.getLogger("semjax.paper").setLevel(logging.INFO)
     run = PaperRun(args.out, quick=args.quick, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds,
-                   resume=not args.no_resume, fresh=args.fresh, across_machines=args.across_machines)
-    results = run.run()
+                   resume=not args.no_resume, fresh=args.fresh, across_machines=args.across_machines,
+                   stop_after=args.stop_after)
+    try:
+        results = run.run()
+    except TimeLimitReached as stop:
+        print(f"semjax: {stop}", file=sys.stderr)
+        return EX_TEMPFAIL
     h = results["headline"]
     resumed = results["run"]["resumed"]
     if resumed:
@@ -227,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     keep.add_argument("--no-resume", action="store_true", help="neither read nor write DIR/cache")
     pp.add_argument("--across-machines", action="store_true",
                     help="resume DIR/cache although it was begun on another CPU or OS (each program's machine is recorded)")
+    pp.add_argument("--stop-after", type=_duration, default=None, metavar="DURATION",
+                    help="start no program after this long (5400, 90m, 2h30m) and exit with status 75; "
+                         "rerun to resume (a job's time limit)")
     pp.add_argument("overrides", nargs="*", help="dotted overrides, e.g. seed=1 params.noise_power=1e-3")
     pp.set_defaults(func=_paper)
 

@@ -331,13 +331,22 @@ def _line_figure(path: Path, title: str, xlabel: str, series: dict[str, tuple], 
 # ----------------------------------------------------------------------------- the run
 
 
+class TimeLimitReached(Exception):
+    """``stop_after`` ran out before ``label`` started; every finished program is in the cache."""
+
+    def __init__(self, label: str, done: int):
+        super().__init__(f"time limit reached before {label!r} ({done} programs done or loaded); "
+                         "rerun the same command to resume")
+        self.label, self.done = label, done
+
+
 class PaperRun:
     """State of one ``semjax paper`` run; ``run()`` does everything in order."""
 
     def __init__(self, out: str | Path, quick: bool = False, config: str | Path | None = None,
                  overrides: tuple[str, ...] = (), seeds: int | None = None, progress: bool | None = None,
                  budget: PaperBudget | None = None, resume: bool = True, fresh: bool = False,
-                 across_machines: bool = False):
+                 across_machines: bool = False, stop_after: float | None = None):
         self.out = Path(out)
         self.budget = budget or BUDGETS["quick" if quick else "full"]
         if seeds is not None:
@@ -358,6 +367,12 @@ class PaperRun:
         # Every training and evaluation program's output is kept under OUT/cache as it finishes,
         # so that a rerun with the same --out resumes (the full budget runs for hours).
         self.resume, self.fresh, self.across_machines = resume, fresh, across_machines
+        if stop_after is not None and not stop_after > 0:
+            raise ValueError(f"--stop-after must be > 0 seconds (got {stop_after})")
+        if stop_after is not None and not resume:
+            raise ValueError("--stop-after needs the run cache (it cannot be combined with --no-resume)")
+        # No program starts after this time (a job's time limit): finished ones stay cached.
+        self.stop_at = None if stop_after is None else time.monotonic() + stop_after
         self.cache: RunCache | None = None
 
     def fingerprint(self) -> dict[str, Any]:
@@ -398,6 +413,8 @@ class PaperRun:
                                   machine=self.machine(), across_machines=self.across_machines)
         if self.cache.has(label):
             log.info("%s: loaded from %s", label, self.cache.folder)
+        elif self.stop_at is not None and time.monotonic() >= self.stop_at:
+            raise TimeLimitReached(label, len(self.timings))
         else:
             log.info("%s: started", label)
         out, self.timings[label] = self.cache(label, fn)

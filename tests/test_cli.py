@@ -291,3 +291,39 @@ def test_console_script_help():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "--episodes" in proc.stdout and "overrides" in proc.stdout
+
+
+@pytest.mark.parametrize("text, seconds", [("5400", 5400.0), ("90m", 5400.0), ("2h30m", 9000.0), ("1.5h", 5400.0),
+                                           ("45s", 45.0), ("1h0m5s", 3605.0)])
+def test_stop_after_durations(text, seconds):
+    from semjax.cli import _duration
+
+    assert _duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "2h30", "abc", "h", "-5", "5 min"])
+def test_stop_after_rejects_what_is_not_a_duration(text, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["paper", "--stop-after", text])
+    assert exc.value.code == 2 and "--stop-after" in capsys.readouterr().err
+
+
+def test_stop_after_exits_75_before_the_first_uncached_program(tmp_path, monkeypatch, capsys):
+    import jax.numpy as jnp
+
+    from semjax.paper import PaperRun
+
+    small = ("env.num_ues=2", "env.num_channels=2")
+    PaperRun(tmp_path, quick=True, overrides=small, progress=False)._timed("train mappo", lambda: jnp.ones(2))
+    started = []
+
+    def stages(self):  # stands in for the real stages: one cached program, then one not yet run
+        self._timed("train mappo", lambda: started.append("train mappo"))
+        self._timed("evaluate mappo", lambda: started.append("evaluate mappo"))
+
+    monkeypatch.setattr(PaperRun, "train_methods", stages)
+    rc = main(["paper", "--quick", "--out", str(tmp_path), "--stop-after", "0.000001", *small])
+    assert rc == 75 and started == []
+    assert "time limit reached before 'evaluate mappo' (1 programs done or loaded); rerun" in capsys.readouterr().err
+    assert main(["paper", "--quick", "--out", str(tmp_path), "--stop-after", "0", *small]) == 2
+    assert "--stop-after must be > 0 seconds (got 0.0)" in capsys.readouterr().err
