@@ -626,7 +626,7 @@ class PaperRun:
             res = self._retrain(f"fig10_N{n}", [self.params], b.retrain_methods, env=env, params=self.params)
             for name, r in res.items():
                 per_n.setdefault(name, []).append(r[0])
-        self._record_retrain("fig10", "num_ues", list(b.num_ues), per_n, partial=True)
+        self._record_retrain("fig10", "num_ues", list(b.num_ues), per_n)
 
     def _retrain_weights(self):
         """Table V and Figs. 14-16: MAPPO retrained under each preference-weight vector (traced).
@@ -660,15 +660,18 @@ class PaperRun:
             }
         self._weights_figure(pairs)
 
-    def _record_retrain(self, fig, param, xs, res, partial=False):
+    def _record_retrain(self, fig, param, xs, res):
         figure = {"param": param, "x": xs, "methods": {}}
         rows = []
         for name, results in res.items():
             stats = [mean_ci(overall["qoe"]) for overall, _ in results]
+            # With ``partial`` a method may cover only the first settings (the oracle stops where
+            # its search grows too large): null pads its lists so every one lines up with "x".
+            pad = [None] * (len(xs) - len(results))
             figure["methods"][name] = {
-                "qoe": [s[0] for s in stats],
-                "qoe_ci95": [s[1] for s in stats],
-                "reward": [mean_ci(o["reward"])[0] for o, _ in results],
+                "qoe": [s[0] for s in stats] + pad,
+                "qoe_ci95": [s[1] for s in stats] + pad,
+                "reward": [mean_ci(o["reward"])[0] for o, _ in results] + pad,
             }
             for x, (overall, _) in zip(xs, results):
                 for s, v in enumerate(np.asarray(overall["qoe"]).ravel()):
@@ -678,8 +681,8 @@ class PaperRun:
         _write_rows(self.out / f"{fig}.csv", rows)
         series = {}
         for name, m in figure["methods"].items():
-            x = xs[: len(m["qoe"])] if partial else xs
-            series[name] = (x, m["qoe"], m["qoe_ci95"])
+            have = [i for i, q in enumerate(m["qoe"]) if q is not None]
+            series[name] = tuple([v[i] for i in have] for v in (xs, m["qoe"], m["qoe_ci95"]))
         labels = {"fig10": ("Fig. 10: QoE vs number of UEs (K = N, retrained)", "N"),
                   "fig11": ("Fig. 11: QoE vs mu_min (retrained)", "mu_min")}
         _line_figure(self.out / f"{fig}.png", *labels[fig], series)

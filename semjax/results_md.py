@@ -170,10 +170,12 @@ def differences(results: dict[str, Any]) -> list[str]:
     f10 = figs.get("fig10", {})
     for name in ("mappo_unaware", "d3qn_unaware"):
         series = f10.get("methods", {}).get(name)
-        if series:
+        have = [(n, q) for n, q in zip(f10.get("x", []), series["qoe"]) if q is not None] if series else []
+        if have:
+            n, q = have[-1]
             out.append(
-                f"- **Fig. 10**: at N = {f10['x'][len(series['qoe']) - 1]}, {name} is at {series['qoe'][-1]:.4f}, "
-                f"{series['qoe'][-1] - 0.5:+.4f} from Local's 0.5 that the paper's unaware methods converge to.")
+                f"- **Fig. 10**: at N = {n}, {name} is at {q:.4f}, "
+                f"{q - 0.5:+.4f} from Local's 0.5 that the paper's unaware methods converge to.")
     f8 = figs.get("fig8", {})
     if f8.get("methods"):
         learned = [n for n in LEARNED if n in f8["methods"]]
@@ -268,8 +270,9 @@ def write_results_md(results: dict[str, Any], path: str | Path) -> None:
         if not f:
             continue
         for name, series in f["methods"].items():
-            xs = f["x"][: len(series["qoe"])]
-            lines.append(f"| {fig} | {name} | {_trend(xs, series['qoe'])} | {PAPER_SHAPES[fig] if name == 'mappo' else ''} |")
+            # null where a method has no value (Fig. 10's oracle at large N): _trend skips it
+            ys = [np.nan if q is None else q for q in series["qoe"]]
+            lines.append(f"| {fig} | {name} | {_trend(f['x'], ys)} | {PAPER_SHAPES[fig] if name == 'mappo' else ''} |")
     for key in ("fig17_slope_latency", "fig17_slope_energy", "fig17_slope_accuracy"):
         f = figs.get(key)
         if f and "mappo" in f["methods"]:

@@ -202,7 +202,7 @@ def test_differences_quote_hand_computed_figures():
             "fig9": {"x": [1e-3, 1e-2], "methods": {"mappo": {"qoe": [0.57, 0.55]},
                                                     "mappo_unaware": {"qoe": [0.56, 0.52]},
                                                     "oracle": {"qoe": [0.61, 0.60]}}},
-            "fig10": {"x": [2, 4, 6], "methods": {"mappo_unaware": {"qoe": [0.54, 0.52]}}},
+            "fig10": {"x": [2, 4, 6], "methods": {"mappo_unaware": {"qoe": [0.54, 0.52, None]}}},
         },
     }
     text = "\n".join(differences(results))
@@ -222,7 +222,7 @@ def test_differences_quote_hand_computed_figures():
     # Fig. 9: 0.02 against 0.04, the oracle 0.01
     assert "aware MAPPO loses 0.0200 QoE and unaware MAPPO 0.0400 (0.50 of it)" in text
     assert "even the oracle loses 0.0100" in text
-    # Fig. 10: a series shorter than x ends at N = 4
+    # Fig. 10: a series with no value at N = 6 ends at N = 4
     assert "at N = 4, mappo_unaware is at 0.5200, +0.0200 from Local's 0.5" in text
     assert "best learned method at 1 of 2 bandwidths; not at 5 MHz (mappo_discrete)" in text
 
@@ -239,3 +239,22 @@ def test_weight_figure_rows_describe_each_metric_on_its_own_scale():
     assert rows[2].startswith("| fig16 | mappo latency_ms vs w_latency | rises (1.0000 -> 1.3000) | falls")
     assert rows[3].startswith("| fig16 | mappo energy_j vs w_latency | rises (0.0200 -> 0.0300) | rises")
     assert len(rows) == 4  # Fig. 15 absent: no rows
+
+
+def test_a_method_missing_from_the_last_settings_is_padded_with_null(tmp_path):
+    # Fig. 10's oracle stops where its search grows too large: its lists still line up with "x".
+    run = PaperRun(tmp_path, overrides=("env.num_ues=2", "env.num_channels=2"), budget=TINY, progress=False)
+
+    def result(qoe):
+        return {"qoe": np.array([qoe]), "reward": np.array([2 * qoe])}, None
+
+    run._record_retrain("fig10", "num_ues", [2, 4, 6], {"mappo": [result(0.6), result(0.55), result(0.52)],
+                                                        "oracle": [result(0.65)]})
+    fig = run.results["figures"]["fig10"]
+    assert fig["methods"]["oracle"] == {"qoe": [0.65, None, None], "qoe_ci95": [0.0, None, None],
+                                        "reward": [1.3, None, None]}
+    assert fig["methods"]["mappo"]["qoe"] == pytest.approx([0.6, 0.55, 0.52])
+    rows = (tmp_path / "fig10.csv").read_text().splitlines()
+    assert rows[0] == "figure,param,x,method,seed,qoe,reward" and len(rows) == 1 + 4
+    assert rows[-1].startswith("fig10,num_ues,2,oracle,0,0.65")
+    assert (tmp_path / "fig10.png").stat().st_size > 1000
