@@ -116,6 +116,20 @@ def build_env(cfg: DictConfig) -> tuple[SemanticMEC, EnvParams]:
     return env, params
 
 
+# optax (updates), distrax and the TensorFlow Probability it builds on (log-probs, entropies),
+# chex, and flashbax (D3QN's replay sampling).
+LEARNER_LIBRARIES = ("optax", "distrax", "tensorflow-probability", "tfp-nightly", "chex", "flashbax")
+
+
+def _installed(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def versions() -> dict[str, str]:
     """Versions of everything a result depends on, the CPU's settings included.
 
@@ -137,6 +151,8 @@ def versions() -> dict[str, str]:
         "jaxlib": jaxlib.__version__,
         "flax": flax.__version__,
         "numpy": numpy.__version__,
+        # the libraries of the learners' updates and distributions decide the numbers too
+        **{name: _installed(name) for name in LEARNER_LIBRARIES},
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "devices": ", ".join(str(d) for d in jax.devices()),

@@ -183,6 +183,30 @@ def test_thread_pool_size_is_part_of_the_fingerprint(tmp_path, monkeypatch):
         RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())
 
 
+def test_learner_library_versions_are_part_of_the_fingerprint(tmp_path, monkeypatch):
+    # optax, distrax (and its TensorFlow Probability), chex and flashbax decide the trained weights
+    # as much as jax does: a cache is not resumed under other versions of them.
+    from importlib.metadata import version
+
+    import chex
+    import distrax
+    import optax
+
+    import semjax.config as config
+    from semjax.run_cache import RunCache
+
+    v = config.versions()
+    assert (v["optax"], v["distrax"], v["chex"], v["flashbax"]) == (
+        optax.__version__, distrax.__version__, chex.__version__, version("flashbax"))  # flashbax has no __version__
+    assert "not installed" in (v["tensorflow-probability"], v["tfp-nightly"])  # one of the two provides tfp
+    over = ("env.num_ues=2", "env.num_channels=2", "env.queue_len=4")
+    RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())
+    real = config._installed
+    monkeypatch.setattr(config, "_installed", lambda name: "9.9.9" if name == "optax" else real(name))
+    with pytest.raises(ValueError, match=rf"""versions.optax: "{optax.__version__}" there, "9.9.9" here"""):
+        RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())
+
+
 def test_differences_quote_hand_computed_figures():
     # A made-up run whose every figure in the "where we differ" section is worked out by hand.
     qoe = {"mappo": 0.56, "mappo_discrete": 0.555, "mappo_unaware": 0.55, "d3qn": 0.545, "d3qn_unaware": 0.54,
