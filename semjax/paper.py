@@ -728,8 +728,9 @@ class PaperRun:
         """Each machine the programs ran on, with how many programs and their own seconds."""
         rows: list[dict[str, Any]] = []
         ran = self.cache.machines if self.cache is not None else {}
+        here = self.machine()
         for label, seconds in self.timings.items():
-            machine = ran.get(label, self.machine())
+            machine = ran.get(label, here)
             row = next((r for r in rows if r["machine"] == machine), None)
             if row is None:
                 rows.append(row := {"machine": machine, "programs": 0, "seconds": 0.0})
