@@ -14,7 +14,9 @@ Verbs:
       Runs the paper's experiments (SPEC section 9): trains every learned method on several
       seeds, evaluates every method with the per-step oracle, writes one PNG and CSV per
       figure, results.json and RESULTS.md. Each finished program is kept in DIR/cache, so
-      rerunning the same command after an interruption resumes it.
+      rerunning the same command after an interruption resumes it. Several processes may
+      run the same command on one DIR at once: they share the programs (each claims the one
+      it computes) and each writes the same results.
   semjax sweep SWEEP.yaml [--out DIR] [--json] [--distributed | --coordinator H:P --num-processes N --process-id I] [k=v ...]
       Trains and evaluates every config x seed of a sweep file as one compiled, sharded
       program (or evaluates a fixed policy under many worlds); resumable. Writes
@@ -243,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pp = sub.add_parser("paper", help="run the paper's experiments: every method, every figure, RESULTS.md")
     pp.add_argument("--quick", action="store_true", help="small budgets (under 20 minutes on a 2-core CPU)")
-    pp.add_argument("--out", default="runs/paper_figures", help="output directory")
+    pp.add_argument("--out", default="runs/paper_figures",
+                    help="output directory; processes started on one DIR share its programs")
     pp.add_argument("--config", default=None, help="YAML config of the world and the MAPPO settings (default: built-in)")
     pp.add_argument("--seeds", type=int, default=None, help="seeds per learned method (default: 2 quick, 3 full)")
     keep = pp.add_mutually_exclusive_group()

@@ -11,6 +11,12 @@ Outputs in ``--out``: one PNG and one tidy CSV per figure (mean and a 95 % Stude
 over seeds), ``results.json`` (schema in ``write_results``), ``RESULTS.md`` (our numbers
 beside the paper's, and the checks of the paper's qualitative claims), ``config.yaml`` and
 ``versions.json``.
+
+Several processes may run on one output folder (``semjax paper --out DIR`` in each): every
+training program is run first (``PaperRun.train_ahead``), each process taking those no other
+has claimed, and the later stages read the policies back, waiting for any still running
+elsewhere. Programs are seeded and labelled, so each process writes the results one process
+alone would have written.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,6 +301,13 @@ def _summary_json(overall: dict, per_task: list, names, episodes: int, num_ues: 
 # ----------------------------------------------------------------------------- output
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` whole: processes sharing an output folder each write the summaries."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def _write_rows(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
@@ -374,6 +388,7 @@ class PaperRun:
         # No program starts after this time (a job's time limit): finished ones stay cached.
         self.stop_at = None if stop_after is None else time.monotonic() + stop_after
         self.cache: RunCache | None = None
+        self.poll_s = 10.0  # how often to look for a program another process is computing
 
     def fingerprint(self) -> dict[str, Any]:
         """Everything that decides the numbers: a cache written under another fingerprint is not resumed."""
@@ -403,32 +418,86 @@ class PaperRun:
     def _eval(self, env, name, config, pp, param_sets, episodes, paired=False):
         return evaluate_many(env, name, config, pp, param_sets, self.eval_key, episodes, self.budget.oracle, paired)
 
-    def _timed(self, label: str, fn):
-        """``fn()`` (one compiled program), stored under ``label`` in the run cache or loaded from it.
-
-        The recorded time is the program's own, also when it was loaded from an earlier invocation.
-        """
+    def _open_cache(self) -> RunCache:
         if self.cache is None:
             self.cache = RunCache(self.out / "cache", self.fingerprint(), fresh=self.fresh, enabled=self.resume,
                                   machine=self.machine(), across_machines=self.across_machines)
-        if self.cache.has(label):
-            log.info("%s: loaded from %s", label, self.cache.folder)
-        elif self.stop_at is not None and time.monotonic() >= self.stop_at:
-            raise TimeLimitReached(label, len(self.timings))
+        return self.cache
+
+    def _check_time(self, label: str) -> None:
+        if self.stop_at is not None and time.monotonic() >= self.stop_at:
+            done = set(self.timings) | (self.cache.computed if self.cache is not None else set())
+            raise TimeLimitReached(label, len(done))
+
+    def _timed(self, label: str, fn):
+        """``fn()`` (one compiled program), stored under ``label`` in the run cache or loaded from it.
+
+        A program another process has claimed is waited for, not computed twice. The recorded
+        time is the program's own, also when it was loaded from an earlier invocation.
+        """
+        cache = self._open_cache()
+        waiting = False
+        while not cache.has(label):
+            owner = cache.claimed_by_other(label)
+            if owner is None:
+                self._check_time(label)
+                if cache.claim(label):
+                    log.info("%s: started", label)
+                    break
+                continue  # another process claimed it just now
+            self._check_time(label)
+            if not waiting:
+                log.info("%s: waiting for process %s on %s (since %s); if it is gone, delete %s", label,
+                         owner.get("pid"), owner.get("host"), owner.get("since"), cache.claim_path(label))
+                waiting = True
+            time.sleep(self.poll_s)
         else:
-            log.info("%s: started", label)
-        out, self.timings[label] = self.cache(label, fn)
+            if label not in cache.computed:
+                log.info("%s: loaded from %s", label, cache.folder)
+        try:
+            out, self.timings[label] = cache(label, fn)
+        finally:
+            cache.release(label)
         log.info("%s: %.0f s", label, self.timings[label])
         return out
 
+    def train_ahead(self):
+        """Runs every training program not yet stored or claimed, without keeping its result.
+
+        With one process this only moves training before evaluation. With several on one
+        output folder (each ``semjax paper --out DIR``), each trains what the others have not
+        claimed, so they share the work, and the later stages find the policies stored.
+        """
+        cache = self._open_cache()
+        jobs = [self._main_training(name) for name in LEARNED]
+        for fig, param_sets, methods, env, params in self._retrain_plan():
+            for name in methods:
+                jobs += self._training_chunks(fig, name, self._config(name, retrain=True), env, params, param_sets)
+        for label, fn in jobs:
+            if cache.has(label) or cache.claimed_by_other(label) is not None:
+                continue
+            self._check_time(label)
+            if not cache.claim(label):
+                continue
+            try:
+                log.info("%s: started", label)
+                _, seconds = cache(label, fn)
+                log.info("%s: %.0f s", label, seconds)
+            finally:
+                cache.release(label)
+
     # -- stages
+
+    def _main_training(self, name: str) -> tuple[str, Callable]:
+        """(label, program) of ``name``'s training in the default world."""
+        config, label = self._config(name), f"train {name}"
+        return label, lambda: train_seeds(config, self.env, self.params, self.train_keys, label, self.progress)
 
     def train_methods(self):
         for name in LEARNED:
-            config = self._config(name)
-            pp, metrics = self._timed(f"train {name}", lambda: train_seeds(
-                config, self.env, self.params, self.train_keys, f"train {name}", self.progress))
-            self.trained[name] = (config, pp, jax.device_get(metrics))
+            label, fn = self._main_training(name)
+            pp, metrics = self._timed(label, fn)
+            self.trained[name] = (self._config(name), pp, jax.device_get(metrics))
 
     def learning_curves(self):
         rows = []
@@ -588,63 +657,86 @@ class PaperRun:
             out[name] = [jax.tree.map(lambda x: np.asarray(x)[i], res) for i in range(len(param_sets))]
         return out
 
-    def _train_settings(self, fig: str, name: str, config, env, params, param_sets: list[EnvParams]):
-        """Policy params (P, S, ...) of ``name`` trained under every param set, vmapped.
+    def _training_chunks(self, fig: str, name: str, config, env, params,
+                         param_sets: list[EnvParams]) -> list[tuple[str, Callable]]:
+        """(label, program) of each chunk of ``name``'s training under ``param_sets``, vmapped.
 
         The sets are trained in chunks of at most ``budget.max_runs_per_program`` runs, each
         its own cached program whose label names the settings it holds.
         """
         per = self.budget.max_runs_per_program
         step = len(param_sets) if per is None else max(1, per // self.budget.seeds)
-        parts = []
+        jobs = []
         for lo in range(0, len(param_sets), step):
             chunk = param_sets[lo:lo + step]
             label = f"{fig} train {name}"
             if step < len(param_sets):
                 label += f" settings {lo}-{lo + len(chunk) - 1} of {len(param_sets)}"
-            batch = _stack(chunk)
-            pp, _ = self._timed(label, lambda: train_seeds(
-                config, env, params, self.train_keys, label.replace(" train", ""), self.progress,
-                param_batch=batch, param_axes=jax.tree.map(lambda _: 0, batch)))
-            parts.append(pp)
+
+            def program(batch=_stack(chunk), desc=label.replace(" train", "")):
+                return train_seeds(config, env, params, self.train_keys, desc, self.progress,
+                                   param_batch=batch, param_axes=jax.tree.map(lambda _: 0, batch))
+
+            jobs.append((label, program))
+        return jobs
+
+    def _train_settings(self, fig: str, name: str, config, env, params, param_sets: list[EnvParams]):
+        """Policy params (P, S, ...) of ``name`` trained under every param set (see ``_training_chunks``)."""
+        parts = [self._timed(label, fn)[0] for label, fn in self._training_chunks(fig, name, config, env, params, param_sets)]
         return parts[0] if len(parts) == 1 else jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
 
-    def retrain_figures(self):
-        # Table V first: RESULTS.md's checks need its rows, and no other retraining result.
-        self._retrain_weights()
-        b = self.budget
-        # Fig. 11: mu_min (traced: one program per method)
-        mu_sets = [self.params.replace(mu_min=v) for v in b.mu_min]
-        methods = [m for m in b.retrain_methods if LEARNED[m][1].get("semantic", True)]
-        res = self._retrain("fig11", mu_sets, methods)
-        self._record_retrain("fig11", "mu_min", list(b.mu_min), res)
+    def _weight_vectors(self) -> tuple[dict[str, tuple], dict[str, tuple[int, int]]]:
+        """Every preference-weight vector by name (Table V's and Figs. 14-16's), and the figures' pairs."""
+        weights = dict(PREFERENCES)
+        pairs = {"fig14": (0, 2), "fig15": (1, 2), "fig16": (0, 1)}  # (latency, accuracy), (energy, accuracy), (latency, energy)
+        for fig, (i, j) in pairs.items():
+            for w in self.budget.weight_steps:
+                vec = [0.0, 0.0, 0.0]
+                vec[i], vec[j] = w, 1.0 - w
+                weights[f"{fig}_{w:g}"] = tuple(vec)
+        return weights, pairs
 
+    def _retrain_plan(self) -> list[tuple[str, list[EnvParams], tuple[str, ...], SemanticMEC, EnvParams]]:
+        """(figure, param sets, methods, env, params) of every retraining, in the order they run."""
+        b = self.budget
+        # Table V first: RESULTS.md's checks need its rows, and no other retraining result.
+        weights, _ = self._weight_vectors()
+        distinct = list(dict.fromkeys(weights.values()))  # Table V's four first, in order
+        plan = [("weights", [self.params.replace(w_latency=w[0], w_energy=w[1], w_accuracy=w[2]) for w in distinct],
+                 ("mappo",), self.env, self.params)]
+        # Fig. 11: mu_min (traced: one program per method)
+        plan.append(("fig11", [self.params.replace(mu_min=v) for v in b.mu_min],
+                     tuple(m for m in b.retrain_methods if LEARNED[m][1].get("semantic", True)), self.env, self.params))
         # Fig. 10: N = K (shapes change: one program per N)
-        per_n = {}
         for n in b.num_ues:
             env = SemanticMEC(num_ues=n, num_channels=n, queue_len=self.env.queue_len, profile=self.env.profile)
-            res = self._retrain(f"fig10_N{n}", [self.params], b.retrain_methods, env=env, params=self.params)
-            for name, r in res.items():
+            plan.append((f"fig10_N{n}", [self.params], tuple(b.retrain_methods), env, self.params))
+        return plan
+
+    def retrain_figures(self):
+        b = self.budget
+        plan = self._retrain_plan()
+        weights, mu, per_n_plan = plan[0], plan[1], plan[2:]
+        self._retrain_weights(weights[1])
+        res = self._retrain(*mu)
+        self._record_retrain("fig11", "mu_min", list(b.mu_min), res)
+        per_n = {}
+        for entry in per_n_plan:
+            for name, r in self._retrain(*entry).items():
                 per_n.setdefault(name, []).append(r[0])
         self._record_retrain("fig10", "num_ues", list(b.num_ues), per_n)
 
-    def _retrain_weights(self):
+    def _retrain_weights(self, w_sets: list[EnvParams]):
         """Table V and Figs. 14-16: MAPPO retrained under each preference-weight vector (traced).
 
         A pair's end points are Table V's single-objective rows (Fig. 14 at w = 0 is the
         accuracy preference, for example): each distinct weight vector is trained once and
         its run is shared, since the same weights and seeds make the same experiment.
+        ``w_sets`` holds the distinct vectors in ``_retrain_plan``'s order.
         """
         b = self.budget
-        weights = dict(PREFERENCES)
-        pairs = {"fig14": (0, 2), "fig15": (1, 2), "fig16": (0, 1)}  # (latency, accuracy), (energy, accuracy), (latency, energy)
-        for fig, (i, j) in pairs.items():
-            for w in b.weight_steps:
-                vec = [0.0, 0.0, 0.0]
-                vec[i], vec[j] = w, 1.0 - w
-                weights[f"{fig}_{w:g}"] = tuple(vec)
-        distinct = list(dict.fromkeys(weights.values()))  # Table V's four first, in order
-        w_sets = [self.params.replace(w_latency=w[0], w_energy=w[1], w_accuracy=w[2]) for w in distinct]
+        weights, pairs = self._weight_vectors()
+        distinct = list(dict.fromkeys(weights.values()))
         res = self._retrain("weights", w_sets, ("mappo",))
         run_of = {label: res["mappo"][distinct.index(w)] for label, w in weights.items()}
         for pref in PREFERENCES:
@@ -740,15 +832,20 @@ class PaperRun:
 
     def run(self) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg))
-        (self.out / "versions.json").write_text(json.dumps(versions(), indent=2))
+        write_atomic(self.out / "config.yaml", OmegaConf.to_yaml(self.cfg))
+        write_atomic(self.out / "versions.json", json.dumps(versions(), indent=2))
         start = time.perf_counter()
-        stages = [("train", self.train_methods), ("curves", self.learning_curves),
-                  ("evaluate", self.evaluation_sweeps), ("retrain", self.retrain_figures), ("headline", self.headline)]
+        stages = [("train ahead", self.train_ahead)] if self.resume else []
+        stages += [("train", self.train_methods), ("curves", self.learning_curves),
+                   ("evaluate", self.evaluation_sweeps), ("retrain", self.retrain_figures), ("headline", self.headline)]
         from tqdm.auto import tqdm
 
-        for label, stage in tqdm(stages, desc="paper", disable=not self.progress, file=sys.stderr):
-            stage()
+        try:
+            for label, stage in tqdm(stages, desc="paper", disable=not self.progress, file=sys.stderr):
+                stage()
+        finally:
+            if self.cache is not None:
+                self.cache.release_all()
         self.results["run"] = {
             "budget": "quick" if self.quick else "full",
             "seconds": time.perf_counter() - start,  # this invocation; a resumed run loaded part of the work
@@ -758,7 +855,7 @@ class PaperRun:
             "budget_detail": json.loads(json.dumps(dataclasses.asdict(self.budget), default=str)),
             "versions": versions() | {"cpu_count": os.cpu_count()},
         }
-        (self.out / "results.json").write_text(json.dumps(self.results, indent=2, default=_json_default))
+        write_atomic(self.out / "results.json", json.dumps(self.results, indent=2, default=_json_default))
         from semjax.results_md import write_results_md
 
         write_results_md(self.results, self.out / "RESULTS.md")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from semjax.paper import FIXED, LEARNED, METHODS, PAPER
+from semjax.paper import FIXED, LEARNED, METHODS, PAPER, write_atomic
 
 TWINS = (("mappo", "mappo_unaware"), ("d3qn", "d3qn_unaware"))
 
@@ -304,7 +304,7 @@ def write_results_md(results: dict[str, Any], path: str | Path) -> None:
         "Figures (next to results.json in the run's output folder): " + ", ".join(sorted(p.name for p in Path(path).parent.glob("*.png"))) + ".",
         "",
     ]
-    Path(path).write_text("\n".join(lines))
+    write_atomic(Path(path), "\n".join(lines))
 
 
 __all__ = ["write_results_md", "checks", "differences", "FIXED"]

@@ -17,6 +17,15 @@ begun on one machine is not resumed on another. A run too long for one machine's
 preempted cluster job rescheduled elsewhere, say) may pass ``across_machines=True``: every
 program records the machine it ran on, so the mix is stated rather than hidden.
 
+Several processes may work on one run (two workers on a machine whose single program leaves
+cores idle, or jobs on machines sharing the folder). A process about to compute a program
+claims its label first (``LABEL.claim``, created exclusively, naming the host and process);
+the others skip a claimed program while they have other work and wait for it when they need
+its result. A claim is released when its program is stored or its process stops. A claim left
+by a process that died without releasing it (``kill -9``) is taken over when that process is
+on this host and gone; a dead process's claim from another host must be deleted by hand (the
+waiting process's log names the file).
+
 Storage is a NumPy ``.npz`` of the leaves plus the pickled tree structure. A checkpoint
 library (orbax) restores a tree without a target as plain dicts and lists, losing tuples and
 Flax containers, and a target would mean tracing each training program again just to learn
@@ -27,9 +36,13 @@ pickle is read back only from the run's own folder.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import shutil
+import socket
+import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -71,7 +84,8 @@ class RunCache:
     ``fingerprint`` and ``machine`` must be JSON-serialisable. With ``fresh=True`` an existing
     cache is removed first. ``enabled=False`` computes everything and stores nothing.
     ``across_machines=True`` resumes a cache begun on another ``machine``.
-    ``machines`` maps every label loaded or computed to the machine its program ran on.
+    ``machines`` maps every label loaded or computed to the machine its program ran on;
+    ``resumed`` lists the labels loaded that this process did not compute.
     """
 
     def __init__(self, folder: str | Path, fingerprint: dict, fresh: bool = False, enabled: bool = True,
@@ -79,6 +93,8 @@ class RunCache:
         self.folder = Path(folder)
         self.enabled = enabled
         self.resumed: list[str] = []
+        self.computed: set[str] = set()  # by this process, so not "resumed" when read back
+        self.owner = {"host": socket.gethostname(), "pid": os.getpid()}
         self.machine = json.loads(json.dumps(machine or {}, sort_keys=True, default=str))
         self.origin = self.machine
         self.machines: dict[str, dict] = {}
@@ -86,6 +102,10 @@ class RunCache:
             return
         fingerprint = json.loads(json.dumps(fingerprint, sort_keys=True, default=str))
         if fresh and self.folder.exists():
+            busy = [c for c in self.folder.glob("*.claim") if self._live_other(c)]
+            if busy:
+                raise ValueError(f"--fresh would discard {str(self.folder)!r} while another process works on it "
+                                 f"({busy[0].name}: {busy[0].read_text().strip()})")
             shutil.rmtree(self.folder)
         path = self.folder / FINGERPRINT
         if path.exists():
@@ -108,9 +128,84 @@ class RunCache:
             path.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
             (self.folder / MACHINE).write_text(json.dumps(self.machine, indent=1, sort_keys=True))
 
+    @staticmethod
+    def _safe(label: str) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
     def _paths(self, label: str) -> tuple[Path, Path]:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+        safe = self._safe(label)
         return self.folder / f"{safe}.npz", self.folder / f"{safe}.tree.pkl"
+
+    def claim_path(self, label: str) -> Path:
+        return self.folder / f"{self._safe(label)}.claim"
+
+    def _live_other(self, path: Path) -> bool:
+        """Whether the claim at ``path`` belongs to another process that may still be running."""
+        try:
+            owner = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return False  # gone, or half-written by a process that died creating it
+        if owner.get("host") == self.owner["host"] and owner.get("pid") == self.owner["pid"]:
+            return False
+        if owner.get("host") != self.owner["host"]:
+            return True  # no way to tell from here
+        try:
+            os.kill(int(owner["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # alive, someone else's
+        return True
+
+    def claimed_by_other(self, label: str) -> dict | None:
+        """The owner (host, pid, since) of another live process's claim on ``label``, else None."""
+        path = self.claim_path(label)
+        if not self.enabled or not path.exists() or not self._live_other(path):
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def claim(self, label: str) -> bool:
+        """Claims ``label`` for this process: False when another live process holds it.
+
+        A stale claim (its process gone from this host) is taken over.
+        """
+        if not self.enabled:
+            return True
+        path = self.claim_path(label)
+        text = json.dumps(self.owner | {"since": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self._live_other(path):
+                    return False
+                path.unlink(missing_ok=True)  # stale or already ours: create it afresh
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            return True
+        return not self._live_other(path)
+
+    def release(self, label: str) -> None:
+        """Removes this process's claim on ``label`` (a claim of another process is left alone)."""
+        path = self.claim_path(label)
+        if self.enabled and path.exists() and not self._live_other(path):
+            path.unlink(missing_ok=True)
+
+    def release_all(self) -> None:
+        """Removes every claim of this process (on exit, including an interrupted one)."""
+        if not self.enabled or not self.folder.exists():
+            return
+        for path in self.folder.glob("*.claim"):
+            try:
+                owner = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if owner.get("host") == self.owner["host"] and owner.get("pid") == self.owner["pid"]:
+                path.unlink(missing_ok=True)
 
     def has(self, label: str) -> bool:
         return self.enabled and all(p.exists() for p in self._paths(label))
@@ -130,7 +225,8 @@ class RunCache:
             return
         arrays, tree = self._paths(label)
         leaves, treedef = jax.tree.flatten(jax.device_get(value))
-        tmp = arrays.with_suffix(".tmp.npz")
+        # one name per process and thread: two may store one label (a stale claim taken over)
+        tmp = arrays.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp.npz")
         machine = np.str_(json.dumps(self.machine, sort_keys=True))
         np.savez(tmp, seconds=np.float64(seconds), machine=machine, **{f"leaf{i}": np.asarray(x) for i, x in enumerate(leaves)})
         tree.write_bytes(pickle.dumps(treedef))
@@ -139,11 +235,13 @@ class RunCache:
     def __call__(self, label: str, fn: Callable[[], Any]) -> tuple[Any, float]:
         """``fn()``'s value and its seconds: loaded if stored under ``label``, else computed and stored."""
         if self.has(label):
-            self.resumed.append(label)
+            if label not in self.computed:
+                self.resumed.append(label)
             return self.load(label)
         start = time.perf_counter()
         value = jax.block_until_ready(fn())
         seconds = time.perf_counter() - start
         self.store(label, value, seconds)
+        self.computed.add(label)
         self.machines[label] = self.machine
         return value, seconds

@@ -321,6 +321,7 @@ def test_stop_after_exits_75_before_the_first_uncached_program(tmp_path, monkeyp
         self._timed("train mappo", lambda: started.append("train mappo"))
         self._timed("evaluate mappo", lambda: started.append("evaluate mappo"))
 
+    monkeypatch.setattr(PaperRun, "train_ahead", lambda self: None)
     monkeypatch.setattr(PaperRun, "train_methods", stages)
     rc = main(["paper", "--quick", "--out", str(tmp_path), "--stop-after", "0.000001", *small])
     assert rc == 75 and started == []

@@ -146,7 +146,8 @@ def test_each_weight_vector_is_trained_once(tmp_path, monkeypatch):
         return {"mappo": [(o, [o] * len(run.names)) for o in one]}
 
     monkeypatch.setattr(run, "_retrain", fake_retrain)
-    run._retrain_weights()
+    [weights_entry] = [e for e in run._retrain_plan() if e[0] == "weights"]
+    run._retrain_weights(weights_entry[1])
     [(fig, vectors, methods)] = calls
     assert (fig, methods) == ("weights", ("mappo",))
     expected = [PREFERENCES[p] for p in ("none", "delay", "energy", "accuracy")]
@@ -282,3 +283,41 @@ def test_a_method_missing_from_the_last_settings_is_padded_with_null(tmp_path):
     assert rows[0] == "figure,param,x,method,seed,qoe,reward" and len(rows) == 1 + 4
     assert rows[-1].startswith("fig10,num_ues,2,oracle,0,0.65")
     assert (tmp_path / "fig10.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_two_workers_on_one_folder_write_the_single_process_results(tmp_path, paper_run):
+    # Two workers (threads acting as two processes) share the programs of one tiny run and
+    # each writes the results a single process wrote.
+    import os
+    import socket
+    import threading
+
+    import semjax.paper as paper
+
+    over = ("env.num_ues=2", "env.num_channels=2", "env.queue_len=4")
+    runs = [PaperRun(tmp_path, overrides=over, budget=TINY, progress=False) for _ in range(2)]
+    runs[1]._open_cache()
+    runs[1].cache.owner = {"host": socket.gethostname(), "pid": os.getppid()}  # as another live process
+    results, errors = [None, None], []
+
+    def work(i):
+        try:
+            results[i] = runs[i].run()
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    single = json.loads((paper_run[0] / "results.json").read_text())
+    computed = [set(r["run"]["timings_s"]) - set(r["run"]["resumed"]) for r in results]
+    assert computed[0] and computed[1] and not computed[0] & computed[1]  # the work was shared, none twice
+    assert computed[0] | computed[1] == set(single["run"]["timings_s"])
+    for r in results:
+        for key in ("methods", "table5", "headline", "figures"):
+            assert json.loads(json.dumps(r[key], default=paper._json_default)) == single[key], key
+    assert not list((tmp_path / "cache").glob("*.claim"))
