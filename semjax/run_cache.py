@@ -139,33 +139,34 @@ class RunCache:
     def claim_path(self, label: str) -> Path:
         return self.folder / f"{self._safe(label)}.claim"
 
-    def _live_other(self, path: Path) -> bool:
-        """Whether the claim at ``path`` belongs to another process that may still be running."""
-        try:
-            owner = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return False  # gone, or half-written by a process that died creating it
-        if owner.get("host") == self.owner["host"] and owner.get("pid") == self.owner["pid"]:
-            return False
-        if owner.get("host") != self.owner["host"]:
-            return True  # no way to tell from here
-        try:
-            os.kill(int(owner["pid"]), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True  # alive, someone else's
-        return True
-
-    def claimed_by_other(self, label: str) -> dict | None:
-        """The owner (host, pid, since) of another live process's claim on ``label``, else None."""
-        path = self.claim_path(label)
-        if not self.enabled or not path.exists() or not self._live_other(path):
-            return None
+    def _owner(self, path: Path) -> dict | None:
+        """The claim's owner (host, pid, since); None when gone or half-written by a process that died creating it."""
         try:
             return json.loads(path.read_text())
         except (OSError, ValueError):
             return None
+
+    def _mine(self, owner: dict) -> bool:
+        return owner.get("host") == self.owner["host"] and owner.get("pid") == self.owner["pid"]
+
+    def _live_other(self, path: Path) -> dict | None:
+        """The owner of the claim at ``path`` if it is another process that may still be running."""
+        owner = self._owner(path)
+        if owner is None or self._mine(owner):
+            return None
+        if owner.get("host") != self.owner["host"]:
+            return owner  # no way to tell from here
+        try:
+            os.kill(int(owner["pid"]), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass  # alive, someone else's
+        return owner
+
+    def claimed_by_other(self, label: str) -> dict | None:
+        """The owner (host, pid, since) of another live process's claim on ``label``, else None."""
+        return self._live_other(self.claim_path(label)) if self.enabled else None
 
     def claim(self, label: str) -> bool:
         """Claims ``label`` for this process: False when another live process holds it.
@@ -192,20 +193,17 @@ class RunCache:
     def release(self, label: str) -> None:
         """Removes this process's claim on ``label`` (a claim of another process is left alone)."""
         path = self.claim_path(label)
-        if self.enabled and path.exists() and not self._live_other(path):
+        owner = self._owner(path) if self.enabled else None
+        if owner is not None and self._mine(owner):
             path.unlink(missing_ok=True)
 
     def release_all(self) -> None:
         """Removes every claim of this process (on exit, including an interrupted one)."""
-        if not self.enabled or not self.folder.exists():
-            return
-        for path in self.folder.glob("*.claim"):
-            try:
-                owner = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            if owner.get("host") == self.owner["host"] and owner.get("pid") == self.owner["pid"]:
-                path.unlink(missing_ok=True)
+        if self.enabled and self.folder.exists():
+            for path in self.folder.glob("*.claim"):
+                owner = self._owner(path)
+                if owner is not None and self._mine(owner):
+                    path.unlink(missing_ok=True)
 
     def has(self, label: str) -> bool:
         return self.enabled and all(p.exists() for p in self._paths(label))
