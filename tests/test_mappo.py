@@ -203,9 +203,13 @@ def test_train_over_traced_env_params():
     assert out.shape == (2, TINY["num_updates"]) and np.all(np.isfinite(np.asarray(out)))
 
 
-def test_checkpoint_round_trip_and_resume(tmp_path):
-    """Save after 2 updates, restore, train 2 more: identical to not having stopped."""
-    config = MAPPOConfig(**TINY)
+@pytest.mark.parametrize("variant", [{}, {"action_space": "discrete"}, {"semantic": False},
+                                     {"action_space": "discrete", "semantic": False}],
+                         ids=["hybrid", "discrete", "unaware", "discrete-unaware"])
+def test_checkpoint_round_trip_and_resume(tmp_path, variant):
+    """Save after 2 updates, restore, train 2 more: identical to not having stopped, for every
+    action variant (the discrete one once carried a zero-size leaf that orbax refuses to save)."""
+    config = MAPPOConfig(**(TINY | variant))
     params = SMALL_ENV.default_params
     train = make_train(config, SMALL_ENV, params)
     two_more = jax.jit(lambda r: train(jax.random.key(0), r, 2))

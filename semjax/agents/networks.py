@@ -87,6 +87,10 @@ class Actor(nn.Module):
         out = nn.Dense(self.spec.num_outputs, kernel_init=nn.initializers.orthogonal(0.01))(x)
         # log-std is state-independent and bounded smoothly (SPEC section 7 notes: an
         # unbounded one is inflated by the entropy bonus when the optimum sits on a bound).
+        if self.spec.num_continuous == 0:
+            # A discrete head has no Gaussian, and no parameter for it: a zero-size leaf is
+            # refused by checkpoint writers (orbax) and means nothing to an optimiser.
+            return carry, HybridDistribution.from_outputs(self.spec, out, jnp.zeros((0,), out.dtype))
         lo, hi = self.log_std_min, self.log_std_max
         init = float(np.log((self.log_std_init - lo) / (hi - self.log_std_init)))
         raw = self.param("log_std", nn.initializers.constant(init), (self.spec.num_continuous,))
