@@ -42,3 +42,28 @@ def widen_cpu_pool() -> str:
     """Sets ``NPROC`` (XLA's CPU thread-pool size) to max(16, 2 x cores) unless already set;
     call it before JAX starts its backend. Returns its value."""
     return os.environ.setdefault("NPROC", str(max(16, 2 * (os.cpu_count() or 1))))
+
+
+def prepare_host(host_devices: int | None = None) -> str:
+    """Sets XLA's CPU settings for a sweep; call it before JAX starts its backend. Returns XLA_FLAGS.
+
+    * ``NPROC`` (XLA's CPU thread-pool size) is raised to at least 16: on 2 cores the sweep's
+      vmapped training program wedges without it (every thread parked, forever), even with the
+      scheduler flag that ``import semjax`` sets (:mod:`semjax.host`).
+    * ``--xla_cpu_multi_thread_eigen=false``: Eigen's own threads add nothing once the runs
+      are spread over devices, and multi-threaded Eigen has its own reported wedges on vmapped
+      CPU programs.
+    * ``--xla_force_host_platform_device_count``: the CPU is split into one device per core
+      (default ``os.cpu_count()``) so that the sweep's sharding spreads runs over the cores;
+      a GPU backend is unaffected.
+
+    Settings the user already made (NPROC, flags in XLA_FLAGS) are kept.
+    """
+    widen_cpu_pool()
+    flags = configure_cpu()
+    if "xla_cpu_multi_thread_eigen" not in flags:
+        flags += " --xla_cpu_multi_thread_eigen=false"
+    if "xla_force_host_platform_device_count" not in flags:
+        flags += f" --xla_force_host_platform_device_count={host_devices or os.cpu_count() or 1}"
+    os.environ["XLA_FLAGS"] = flags.strip()
+    return os.environ["XLA_FLAGS"]

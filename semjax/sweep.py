@@ -53,7 +53,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from semjax.config import build_env, load_config, train_config, versions
 from semjax.evaluation import METRICS, rollout, summarize
-from semjax.host import configure_cpu, widen_cpu_pool
+from semjax.host import prepare_host  # noqa: F401 - re-exported: the sweep's host setup
 from semjax.run_cache import describe_differences
 
 SWEEP_KEYS = ("name", "mode", "base_config", "base", "grid", "zip", "seeds", "chunk_size", "policy", "plot")
@@ -293,31 +293,6 @@ def _check_values(where: str, values: Any) -> list:
 
 
 # ----------------------------------------------------------------------------- the host
-
-
-def prepare_host(host_devices: int | None = None) -> str:
-    """Sets XLA's CPU settings for a sweep; call it before JAX starts its backend. Returns XLA_FLAGS.
-
-    * ``NPROC`` (XLA's CPU thread-pool size) is raised to at least 16: on 2 cores the sweep's
-      vmapped training program wedges without it (every thread parked, forever), even with the
-      scheduler flag that ``import semjax`` sets (:mod:`semjax.host`).
-    * ``--xla_cpu_multi_thread_eigen=false``: Eigen's own threads add nothing once the runs
-      are spread over devices, and multi-threaded Eigen has its own reported wedges on vmapped
-      CPU programs.
-    * ``--xla_force_host_platform_device_count``: the CPU is split into one device per core
-      (default ``os.cpu_count()``) so that the sweep's sharding spreads runs over the cores;
-      a GPU backend is unaffected.
-
-    Settings the user already made (NPROC, flags in XLA_FLAGS) are kept.
-    """
-    widen_cpu_pool()
-    flags = configure_cpu()
-    if "xla_cpu_multi_thread_eigen" not in flags:
-        flags += " --xla_cpu_multi_thread_eigen=false"
-    if "xla_force_host_platform_device_count" not in flags:
-        flags += f" --xla_force_host_platform_device_count={host_devices or os.cpu_count() or 1}"
-    os.environ["XLA_FLAGS"] = flags.strip()
-    return os.environ["XLA_FLAGS"]
 
 
 # ----------------------------------------------------------------------------- the compiled program
