@@ -1,9 +1,13 @@
-"""Sphinx configuration: an offline build of the API reference from the docstrings.
+"""Sphinx configuration: the user guides (MyST Markdown) and the API reference, built offline.
 
 Built with warnings as errors and nitpicky cross-references:
-``python -m sphinx -W -n --keep-going -b html docs docs/_build/html``. There is no
-intersphinx (the build must work without a network), so references to other projects'
-types are listed in ``nitpick_ignore_regex`` below; every reference to a semjax name is checked.
+``python -m sphinx -E -W -n --keep-going -b html docs docs/_build/html``. Nothing is fetched at
+build time: there is no intersphinx, so references to other projects' types are listed in
+``nitpick_ignore_regex`` below (every reference to a semjax name is checked), and the theme
+(furo), MyST and sphinx-copybutton ship their assets in their wheels. Equations are written in
+LaTeX and typeset by MathJax in the reader's browser (``sphinx.ext.mathjax`` only adds a script
+tag; the build itself needs no network). The tables of numbers in the guides are written by
+``docs/generate.py`` from the files the programs wrote, never typed.
 """
 
 from __future__ import annotations
@@ -20,10 +24,23 @@ author = "semjax authors"
 copyright = "the semjax authors"
 release = "0.1.0"
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon"]
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "myst_parser",
+    "sphinx_copybutton",
+]
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
-html_theme = "alabaster"
+html_theme = "furo"
+html_title = "semjax"
 html_static_path: list[str] = []
+
+# MyST: $...$ and $$...$$ math (with \tag for the paper's equation numbers), ::: fences, and
+# anchors for headings down to ### so pages can link to a section.
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
@@ -52,4 +69,7 @@ nitpick_ignore_regex = [
     # A dataclass field's annotation that autodoc shows as a quoted string it cannot parse
     # (``'list[dict[str, list]]'``): a rendering artefact, not a cross-reference.
     ("py:class", r"'.*"),
+    # A builtin generic that napoleon split at its comma ("weights (tuple[float, float]): ..."
+    # in an Attributes section gives "tuple[float"): a fragment, not a cross-reference.
+    ("py:class", r"(tuple|list|dict|set|frozenset|type)\[[^\]]*"),
 ]

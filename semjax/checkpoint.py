@@ -1,7 +1,8 @@
-"""Checkpoints of a MAPPO run with orbax-checkpoint.
+"""Checkpoints of a training run with orbax-checkpoint, for every learned method.
 
-A checkpoint directory holds ``state/`` (the whole RunnerState: actor and critic params and
-optimiser states, value-norm statistics, the env batch, GRU carries, PRNG key, update
+A checkpoint directory holds ``state/`` (the learner's whole RunnerState: for MAPPO the actor
+and critic params and optimiser states, value-norm statistics, the env batch, GRU carries;
+for D3QN the Q-network, its target and the replay buffer; and the PRNG key and update
 counter, so a resumed run continues exactly) and ``meta.json`` (the config and step).
 """
 
@@ -15,17 +16,16 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from semjax.agents.mappo import MAPPOConfig, RunnerState, init_runner
 from semjax.env import SemanticMEC
 from semjax.params import EnvParams
 
 
-def _to_arrays(runner: RunnerState) -> RunnerState:
+def _to_arrays(runner):
     # Typed PRNG keys are stored as their raw uint32 data.
     return runner.replace(key=jax.random.key_data(runner.key))
 
 
-def save_checkpoint(path: str | Path, runner: RunnerState, meta: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | Path, runner, meta: dict[str, Any]) -> Path:
     """Writes ``runner`` and ``meta`` (JSON-serialisable) to ``path``, replacing what was there."""
     path = Path(path).absolute()
     tmp = path.with_name(path.name + ".tmp")
@@ -70,14 +70,14 @@ def _shape_mismatch(stored, target) -> str | None:
     return None
 
 
-def load_checkpoint(
-    path: str | Path, config: MAPPOConfig, env: SemanticMEC, params: EnvParams
-) -> tuple[RunnerState, dict[str, Any]]:
-    """Restores the RunnerState saved at ``path`` for a run of ``config`` on ``env``."""
+def load_checkpoint(path: str | Path, method, config, env: SemanticMEC, params: EnvParams) -> tuple[Any, dict[str, Any]]:
+    """Restores the RunnerState saved at ``path`` for a run of the learned ``method``
+    (:mod:`semjax.experiments.methods`) with settings ``config`` on ``env``."""
     path = Path(path).absolute()
     meta = load_meta(path)
     if not (path / "state").is_dir():
         raise ValueError(f"no checkpoint at {str(path)!r} (missing state/)")
+    init_runner = method.algorithm.module.init_runner
     target = jax.eval_shape(lambda k: _to_arrays(init_runner(config, env, params, k)), jax.random.key(0))
     try:
         with ocp.StandardCheckpointer() as checkpointer:

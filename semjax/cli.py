@@ -110,17 +110,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace) -> int:
-    from semjax.sweep import load_sweep, prepare_host, run_sweep
+def _init_processes(args: argparse.Namespace, verb: str) -> int | None:
+    """Host settings and, for several processes, ``jax.distributed``; an exit status on bad arguments."""
+    from semjax.host import prepare_host
 
     explicit = (args.coordinator, args.num_processes, args.process_id)
     if any(v is not None for v in explicit) and not all(v is not None for v in explicit):
-        print("semjax sweep: --coordinator, --num-processes and --process-id go together", file=sys.stderr)
+        print(f"semjax {verb}: --coordinator, --num-processes and --process-id go together", file=sys.stderr)
         return 2
     if args.num_processes is not None and not 0 <= args.process_id < args.num_processes:
-        print(f"semjax sweep: --process-id must be in [0, {args.num_processes}) (got {args.process_id})", file=sys.stderr)
+        print(f"semjax {verb}: --process-id must be in [0, {args.num_processes}) (got {args.process_id})", file=sys.stderr)
         return 2
-    prepare_host()  # before JAX starts its backend (see its doc)
+    if args.host_devices is not None and args.host_devices < 1:
+        print(f"semjax {verb}: --host-devices must be >= 1 (got {args.host_devices})", file=sys.stderr)
+        return 2
+    prepare_host(args.host_devices)  # before JAX starts its backend (see its doc)
+    if not sys.stderr.isatty():
+        # No bars without a terminal (a log file, nohup): a line when each program starts and ends.
+        logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+        logging.getLogger("semjax.experiments").setLevel(logging.INFO)
     if args.distributed or args.coordinator is not None:
         import jax
 
@@ -131,15 +139,34 @@ def _sweep(args: argparse.Namespace) -> int:
         else:
             jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
                                        process_id=args.process_id)
+    return None
+
+
+def _deadline(args: argparse.Namespace) -> float | None:
+    import time
+
+    return None if args.stop_after is None else time.monotonic() + args.stop_after
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from semjax.experiments.sweep import TimeLimitReached, load_sweep, run_sweep
+
+    status = _init_processes(args, "sweep")
+    if status is not None:
+        return status
     sweep = load_sweep(args.sweep_file, args.overrides)
     out = args.out or f"runs/sweeps/{sweep.name}"
-    info = run_sweep(sweep, out)
+    try:
+        info = run_sweep(sweep, out, stop_at=_deadline(args))
+    except TimeLimitReached as stop:
+        print(f"semjax: {stop}", file=sys.stderr)
+        return EX_TEMPFAIL
     if args.json:
         print(json.dumps(info, indent=2))
     else:
-        print(f"{info['configs']} configs x {info['seeds']} seeds: ran {info['ran']} of {info['runs']} runs "
-              f"in {info['seconds']:.0f} s ({info['groups']} compiled group(s), {info['devices']} device(s))")
-        print(f"wrote {out}/: results.csv, summary.csv, plots/, sweep.yaml, versions.json")
+        print(f"{info['methods']} method(s) x {info['configs']} configs x {info['seeds']} seeds: ran {info['ran']} of "
+              f"{info['runs']} runs in {info['seconds']:.0f} s ({info['groups']} compiled group(s), {info['devices']} device(s))")
+        print(f"wrote {out}/: results.csv, summary.csv, plots/, programs.csv, policies/, sweep.yaml, versions.json")
     return 0
 
 
@@ -162,29 +189,32 @@ def _duration(text: str) -> float:
 
 
 def _paper(args: argparse.Namespace) -> int:
-    from semjax.paper import PaperRun, TimeLimitReached
+    from semjax.experiments.paper import run_paper
+    from semjax.experiments.sweep import TimeLimitReached
 
-    if not sys.stderr.isatty():
-        # No bars without a terminal (a log file, nohup): say when each program starts and ends.
-        logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-        logging.getLogger("semjax.paper").setLevel(logging.INFO)
-    run = PaperRun(args.out, quick=args.quick, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds,
-                   resume=not args.no_resume, fresh=args.fresh, across_machines=args.across_machines,
-                   stop_after=args.stop_after)
+    status = _init_processes(args, "paper")
+    if status is not None:
+        return status
+    budget = args.budget or ("quick" if args.quick else "full")
     try:
-        results = run.run()
+        results = run_paper(args.out, budget, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds,
+                            stop_at=_deadline(args))
     except TimeLimitReached as stop:
         print(f"semjax: {stop}", file=sys.stderr)
         return EX_TEMPFAIL
+    from semjax.experiments.report import checks
+
     h = results["headline"]
-    resumed = results["run"]["resumed"]
-    if resumed:
-        print(f"resumed: {len(resumed)} programs loaded from {args.out}/cache")
     print(f"done in {results['run']['seconds']:.0f} s: QoE gain over semantic-unaware MAPPO "
-          f"{100 * h['gain_vs_mappo_unaware']:.2f} %, over semantic-unaware D3QN {100 * h['gain_vs_d3qn_unaware']:.2f} %")
+          f"{100 * h.get('gain_vs_mappo_unaware', float('nan')):.2f} %, over semantic-unaware D3QN "
+          f"{100 * h.get('gain_vs_d3qn_unaware', float('nan')):.2f} %")
     for name, r in results["methods"].items():
-        print(f"{name:<16}QoE {r['qoe']:.4f}  reward/step {r['reward']:8.3f}  ({r['pct_of_oracle']['qoe']:.1f} % of the oracle's QoE)")
-    print(f"wrote {args.out}/: RESULTS.md, results.json, one PNG and CSV per figure, config.yaml, versions.json")
+        pct = r.get("pct_of_oracle", {}).get("qoe", float("nan"))
+        print(f"{name:<16}QoE {r['qoe']:.4f} ± {r['ci95']['qoe']:.4f}  reward/step {r['reward']:8.3f}  "
+              f"({pct:.1f} % of the oracle's QoE)")
+    for statement, verdict, _ in checks(results):
+        print(f"{verdict:<28}{statement}")
+    print(f"wrote {args.out}/: RESULTS.md, results.json, one PNG and CSV per figure; each spec's tables in {args.out}/NAME/")
     return 0
 
 
@@ -200,6 +230,21 @@ def _profile(args: argparse.Namespace) -> int:
     print(f"wrote {args.out} (load it with SemanticMEC(profile={args.out!r})) and "
           f"{Path(args.figures or Path(args.out).parent) / (Path(args.out).stem + '_<task>.png')}")
     return 0
+
+
+def _add_scale_out(verb: argparse.ArgumentParser) -> None:
+    """The engine's flags: devices, hosts and a time limit."""
+    verb.add_argument("--host-devices", type=int, default=None, metavar="N",
+                      help="split the CPU into N XLA devices (default: one per core); a GPU backend ignores it")
+    verb.add_argument("--stop-after", type=_duration, default=None, metavar="DURATION",
+                      help="start no program after this long (5400, 90m, 2h30m) and exit with status 75; "
+                           "rerun to resume (a job's time limit)")
+    verb.add_argument("--distributed", action="store_true",
+                      help="several hosts: call jax.distributed.initialize() first (one process per host)")
+    verb.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                      help="several processes without a detected cluster: process 0's address (with the next two)")
+    verb.add_argument("--num-processes", type=int, default=None, help="processes in the run (with --coordinator)")
+    verb.add_argument("--process-id", type=int, default=None, help="this process's index (with --coordinator)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,32 +289,21 @@ def build_parser() -> argparse.ArgumentParser:
     prof.set_defaults(func=_profile)
 
     pp = sub.add_parser("paper", help="run the paper's experiments: every method, every figure, RESULTS.md")
-    pp.add_argument("--quick", action="store_true", help="small budgets (under 20 minutes on a 2-core CPU)")
-    pp.add_argument("--out", default="runs/paper_figures",
-                    help="output directory; processes started on one DIR share its programs")
-    pp.add_argument("--config", default=None, help="YAML config of the world and the MAPPO settings (default: built-in)")
-    pp.add_argument("--seeds", type=int, default=None, help="seeds per learned method (default: 2 quick, 3 full)")
-    keep = pp.add_mutually_exclusive_group()
-    keep.add_argument("--fresh", action="store_true", help="discard DIR/cache and recompute everything")
-    keep.add_argument("--no-resume", action="store_true", help="neither read nor write DIR/cache")
-    pp.add_argument("--across-machines", action="store_true",
-                    help="resume DIR/cache although it was begun on another CPU or OS (each program's machine is recorded)")
-    pp.add_argument("--stop-after", type=_duration, default=None, metavar="DURATION",
-                    help="start no program after this long (5400, 90m, 2h30m) and exit with status 75; "
-                         "rerun to resume (a job's time limit)")
-    pp.add_argument("overrides", nargs="*", help="dotted overrides, e.g. seed=1 params.noise_power=1e-3")
+    pp.add_argument("--quick", action="store_true", help="the quick budget (semjax/configs/paper/quick/)")
+    pp.add_argument("--budget", default=None, metavar="DIR",
+                    help="a folder of your own spec files (main, preferences, mu_min, num_ues .yaml) instead")
+    pp.add_argument("--out", default="runs/paper", help="output directory; rerun the same command to resume")
+    pp.add_argument("--config", default=None, help="YAML config replacing every spec's base config (default: configs/paper.yaml)")
+    pp.add_argument("--seeds", type=int, default=None, help="seeds per method in every spec (default: the specs')")
+    _add_scale_out(pp)
+    pp.add_argument("overrides", nargs="*", help="dotted config overrides for every spec, e.g. env.profile=fitted")
     pp.set_defaults(func=_paper)
 
-    sw = sub.add_parser("sweep", help="train/evaluate many configs x seeds as one compiled program")
+    sw = sub.add_parser("sweep", help="train/evaluate many methods x configs x seeds as compiled, sharded programs")
     sw.add_argument("sweep_file", help="a sweep file, e.g. configs/sweeps/default_64x4.yaml")
     sw.add_argument("--out", default=None, help="output directory (default runs/sweeps/NAME); rerun to resume")
     sw.add_argument("--json", action="store_true", help="print the run summary as JSON")
-    sw.add_argument("--distributed", action="store_true",
-                    help="multi-host: call jax.distributed.initialize() first (one process per host)")
-    sw.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                    help="multi-process without a detected cluster: process 0's address (with the next two)")
-    sw.add_argument("--num-processes", type=int, default=None, help="processes in the run (with --coordinator)")
-    sw.add_argument("--process-id", type=int, default=None, help="this process's index (with --coordinator)")
+    _add_scale_out(sw)
     sw.add_argument("overrides", nargs="*", help="dotted overrides of the sweep file, e.g. seeds=2 base.train.num_updates=50")
     sw.set_defaults(func=_sweep)
     return parser

@@ -30,36 +30,51 @@ def _default_params() -> dict[str, Any]:
     return {name: float(getattr(defaults, name)) for name in _PARAM_FIELDS} | {"task_mix": None}
 
 
-def _default_train() -> dict[str, Any]:
-    from semjax.agents.mappo import MAPPOConfig
+#: Keys of the learners' configs that the method decides: ``method=mappo_unaware`` rather than
+#: ``train.semantic=false``, so that one name says which variant a run is.
+METHOD_KEYS = {"train": ("action_space", "semantic"), "d3qn": ("semantic",)}
 
-    return dataclasses.asdict(MAPPOConfig())
 
-
-def train_config(cfg: DictConfig):
-    """The validated MAPPOConfig of a config's ``train`` section."""
-    from semjax.agents.mappo import MAPPOConfig
-
-    try:
-        return MAPPOConfig.from_dict(OmegaConf.to_container(cfg.train, resolve=True))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"config train: {exc}") from None
+def _section(config_cls, section: str) -> dict[str, Any]:
+    values = dataclasses.asdict(config_cls())
+    return {k: v for k, v in values.items() if k not in METHOD_KEYS.get(section, ())}
 
 
 def default_config() -> DictConfig:
-    """The schema, with the paper's defaults (SPEC section 4)."""
+    """The schema, with the paper's defaults (SPEC section 4).
+
+    ``method`` names a method of :mod:`semjax.experiments.methods`; ``train`` is MAPPO's
+    section, ``d3qn`` D3QN's, ``oracle`` the per-step oracle's search effort. A method reads
+    only its own section, so a run's identity leaves the others out.
+    """
+    from semjax.agents.d3qn import D3QNConfig
+    from semjax.agents.mappo import MAPPOConfig
+    from semjax.agents.oracle import OracleConfig
+
     cfg = OmegaConf.create(
         {
             "seed": 0,
+            "method": "mappo",
             "env": {"num_ues": 4, "num_channels": 4, "queue_len": 20, "profile": "paper"},
             "params": _default_params(),
             "eval": {"episodes": 200},
-            "train": _default_train(),
+            "train": _section(MAPPOConfig, "train"),
+            "d3qn": _section(D3QNConfig, "d3qn"),
+            "oracle": _section(OracleConfig, "oracle"),
             "checkpoint_every": 100,
         }
     )
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+def _hint(key: str | None) -> str:
+    """What to write instead of a key the method now decides."""
+    section, _, name = (key or "").partition(".")
+    if name in METHOD_KEYS.get(section, ()):
+        return (f" ({key} is decided by the method: method=mappo, mappo_discrete or mappo_unaware for MAPPO, "
+                "method=d3qn or d3qn_unaware for D3QN)")
+    return ""
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
@@ -78,7 +93,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or getattr(exc, "key", None)
-        raise ValueError(f"config key {key!r}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+        raise ValueError(f"config key {key!r}: {exc.msg if hasattr(exc, 'msg') else exc}{_hint(key)}") from None
     return cfg
 
 

@@ -1,9 +1,14 @@
-"""A training run on disk: train MAPPO with progress, then write metrics, figure, checkpoint, evaluation.
+"""A training run on disk: train a learned method with progress, then write metrics, figure,
+checkpoint and evaluation.
 
 ``DIR/config.yaml`` (the resolved config), ``versions.json``, ``metrics.csv`` (one row per
-update), ``learning_curve.png`` (the paper's Fig. 6: reward and policy entropy per update),
-``checkpoint/`` (orbax; written every ``checkpoint_every`` updates) and ``eval.json`` (the
-deterministic policy over ``eval.episodes`` test episodes).
+update), ``learning_curve.png`` (the paper's Fig. 6 for MAPPO: reward and policy entropy per
+update; Fig. 7 for D3QN: reward, TD loss and exploration), ``checkpoint/`` (orbax; written
+every ``checkpoint_every`` updates) and ``eval.json`` (the greedy/deterministic policy over
+``eval.episodes`` test episodes).
+
+The run with ``seed: s`` trains from ``semjax.seeding.train_key(s)`` and is tested on
+``eval_key(s)``: the same run as seed ``s`` of a sweep or of ``semjax paper``.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ import jax
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from semjax.agents.mappo import MAPPOConfig, make_policy, make_train
 from semjax.checkpoint import load_checkpoint, save_checkpoint
-from semjax.config import build_env, load_config, train_config, versions
+from semjax.config import build_env, load_config, versions
 from semjax.evaluation import evaluate
+from semjax.experiments.methods import D3QN, Method, method_of
+from semjax.seeding import eval_key, train_key
 
 
 class _Progress:
@@ -36,8 +42,9 @@ class _Progress:
 
     def __call__(self, update, metrics):
         self.bar.n = int(update)
-        self.bar.set_postfix(reward=f"{float(metrics['reward']):.3f}", qoe=f"{float(metrics['qoe']):.4f}",
-                             ent=f"{float(metrics['entropy_discrete']):.3f}", refresh=False)
+        shown = {"reward": ".3f", "qoe": ".4f", "entropy_discrete": ".3f", "epsilon": ".3f"}
+        self.bar.set_postfix({k.split("_")[0]: f"{float(metrics[k]):{f}}" for k, f in shown.items() if k in metrics},
+                             refresh=False)
         self.bar.refresh()
 
     def close(self):
@@ -89,26 +96,35 @@ def plot_learning_curve(metrics: dict[str, np.ndarray], path: str | Path, title:
     plt.close(fig)
 
 
+def _trained(cfg: DictConfig) -> tuple[Method, Any]:
+    method, config = method_of(cfg)
+    if not method.learned:
+        raise ValueError(f"method {method.name!r} is a fixed policy: there is nothing to train "
+                         "(evaluate it with semjax demo, or in a sweep with method: NAME)")
+    return method, config
+
+
 def train_run(cfg: DictConfig, out: str | Path, resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
     """Trains ``cfg`` into ``out`` (resuming from ``out/checkpoint`` if ``resume``); returns eval."""
     out = Path(out)
+    method, config = _trained(cfg)
     if resume and not (out / "checkpoint").is_dir():
         raise ValueError(f"cannot resume: {str(out / 'checkpoint')!r} does not exist")
     out.mkdir(parents=True, exist_ok=True)
     env, params = build_env(cfg)
-    config = train_config(cfg)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     (out / "versions.json").write_text(json.dumps(versions(), indent=2))
     meta = {"config": OmegaConf.to_container(cfg, resolve=True)}
 
-    key = jax.random.key(int(cfg.seed))
+    key = train_key(int(cfg.seed))
+    module = method.algorithm.module
     runner, done_updates = None, 0
     if resume:
-        runner, saved_meta = load_checkpoint(out / "checkpoint", config, env, params)
+        runner, saved_meta = load_checkpoint(out / "checkpoint", method, config, env, params)
         done_updates = int(saved_meta["update"])
     enabled = sys.stderr.isatty() if progress is None else progress
     bar = _Progress(config.num_updates, done_updates, enabled)
-    train = make_train(config, env, params, progress=bar)
+    train = module.make_train(config, env, params, progress=bar)
     chunk = max(1, min(int(cfg.checkpoint_every), config.num_updates))
     compiled: dict[int, Any] = {}
     start = time.perf_counter()
@@ -117,7 +133,7 @@ def train_run(cfg: DictConfig, out: str | Path, resume: bool = False, progress: 
         if steps not in compiled:
             compiled[steps] = jax.jit(lambda k, r, s=steps: train(k, r, s))
         if runner is None:
-            runner = jax.jit(lambda k: train(k, None, 0)[0])(key)
+            runner = jax.jit(lambda k: module.init_runner(config, env, params, k))(key)
         runner, metrics = compiled[steps](key, runner)
         metrics = jax.device_get(metrics)
         _write_csv(out / "metrics.csv", metrics, done_updates, append=done_updates > 0)
@@ -128,19 +144,28 @@ def train_run(cfg: DictConfig, out: str | Path, resume: bool = False, progress: 
 
     history = read_metrics(out / "metrics.csv")
     if history:
-        plot_learning_curve(history, out / "learning_curve.png")
-    result = evaluate_policy(config, env, params, runner.actor.params, int(cfg.seed), int(cfg.eval.episodes))
-    env_steps = config.num_updates * config.rollout_len * config.num_envs
-    result["train"] = {"updates": config.num_updates, "env_steps": env_steps, "seconds": train_seconds}
+        if method.algorithm is D3QN:
+            module.plot_learning_curve(history, out / "learning_curve.png", title=method.name)
+        else:
+            plot_learning_curve(history, out / "learning_curve.png", title=method.name)
+    result = evaluate_policy(method, config, env, params, method.algorithm.policy_params(runner), int(cfg.seed),
+                             int(cfg.eval.episodes))
+    env_steps = config.num_updates * _env_steps_per_update(config)
+    result["train"] = {"method": method.name, "updates": config.num_updates, "env_steps": env_steps,
+                       "seconds": train_seconds}
     (out / "eval.json").write_text(json.dumps(result, indent=2))
     return result
 
 
-def evaluate_policy(config: MAPPOConfig, env, params, actor_params, seed: int, episodes: int) -> dict[str, Any]:
-    """The deterministic policy over ``episodes`` test episodes (a key disjoint from training's)."""
-    policy, carry = make_policy(config, env, actor_params)
-    key = jax.random.fold_in(jax.random.key(seed), 0x7E57)
-    return evaluate(env, params, policy, key, episodes, initial_carry=carry)
+def _env_steps_per_update(config) -> int:
+    steps = getattr(config, "rollout_len", None) or getattr(config, "steps_per_update")
+    return steps * config.num_envs
+
+
+def evaluate_policy(method: Method, config, env, params, policy_params, seed: int, episodes: int) -> dict[str, Any]:
+    """The method's deterministic (greedy) policy over ``episodes`` test episodes on ``eval_key(seed)``."""
+    policy, carry = method.policy(config, env, policy_params)
+    return evaluate(env, params, policy, eval_key(seed), episodes, initial_carry=carry)
 
 
 def evaluate_run(run_dir: str | Path, episodes: int | None = None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
@@ -151,12 +176,15 @@ def evaluate_run(run_dir: str | Path, episodes: int | None = None, overrides: li
         raise ValueError(f"{str(run_dir)!r} is not a training run (missing config.yaml)")
     train_cfg = load_config(saved)
     eval_cfg = load_config(saved, overrides)
-    for key in ("env", "train"):
-        if OmegaConf.to_container(train_cfg[key]) != OmegaConf.to_container(eval_cfg[key]):
-            raise ValueError(f"evaluate: {key}.* cannot change between training and evaluation (the policy's shapes depend on it)")
+    method, config = _trained(train_cfg)
+    for key in ("method", "env", method.config_section):
+        if OmegaConf.to_container(OmegaConf.create({"v": train_cfg[key]})) != \
+                OmegaConf.to_container(OmegaConf.create({"v": eval_cfg[key]})):
+            raise ValueError(f"evaluate: {key} cannot change between training and evaluation "
+                             "(the policy's shapes depend on it)")
     env, train_params = build_env(train_cfg)
     _, params = build_env(eval_cfg)
-    config = train_config(train_cfg)
-    runner, _ = load_checkpoint(run_dir / "checkpoint", config, env, train_params)
+    runner, _ = load_checkpoint(run_dir / "checkpoint", method, config, env, train_params)
     count = int(eval_cfg.eval.episodes) if episodes is None else episodes
-    return evaluate_policy(config, env, params, runner.actor.params, int(eval_cfg.seed), count)
+    return evaluate_policy(method, config, env, params, method.algorithm.policy_params(runner), int(eval_cfg.seed),
+                           count)

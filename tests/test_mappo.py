@@ -13,8 +13,10 @@ from semjax.agents.distributions import ActionHeadSpec, HybridDistribution, to_e
 from semjax.agents.mappo import MAPPOConfig, agent_batch, gae, make_train, split_by_env
 from semjax.agents.networks import Actor, RecurrentGRU
 from semjax.checkpoint import load_checkpoint, save_checkpoint
+from semjax.experiments.methods import METHODS
 
 TINY = dict(num_envs=4, rollout_len=5, num_updates=4, num_minibatches=2, hidden=8, update_epochs=2)
+MAPPO_METHOD = METHODS["mappo"]  # any MAPPO variant: the config carries its action space
 SMALL_ENV = semjax.SemanticMEC(num_ues=2, num_channels=2, queue_len=5)
 
 
@@ -215,7 +217,7 @@ def test_checkpoint_round_trip_and_resume(tmp_path, variant):
     two_more = jax.jit(lambda r: train(jax.random.key(0), r, 2))
     runner, _ = two_more(mappo.init_runner(config, SMALL_ENV, params, jax.random.key(7)))
     save_checkpoint(tmp_path / "ck", runner, {"note": "half"})
-    restored, meta = load_checkpoint(tmp_path / "ck", config, SMALL_ENV, params)
+    restored, meta = load_checkpoint(tmp_path / "ck", MAPPO_METHOD, config, SMALL_ENV, params)
     assert meta["update"] == 2 and meta["note"] == "half" and int(restored.update) == 2
     np.testing.assert_array_equal(jax.random.key_data(runner.key), jax.random.key_data(restored.key))
     for a, b in zip(jax.tree.leaves(runner.replace(key=0)), jax.tree.leaves(restored.replace(key=0))):
@@ -230,8 +232,8 @@ def test_checkpoint_round_trip_and_resume(tmp_path, variant):
     # A restored policy evaluates identically.
     from semjax.training import evaluate_policy
 
-    e1 = evaluate_policy(config, SMALL_ENV, params, runner.actor.params, 0, 8)
-    e2 = evaluate_policy(config, SMALL_ENV, params, restored.actor.params, 0, 8)
+    e1 = evaluate_policy(MAPPO_METHOD, config, SMALL_ENV, params, runner.actor.params, 0, 8)
+    e2 = evaluate_policy(MAPPO_METHOD, config, SMALL_ENV, params, restored.actor.params, 0, 8)
     assert e1 == e2
 
 
@@ -239,16 +241,16 @@ def test_missing_or_corrupt_checkpoint(tmp_path):
     config = MAPPOConfig(**TINY)
     params = SMALL_ENV.default_params
     with pytest.raises(ValueError, match="no checkpoint"):
-        load_checkpoint(tmp_path / "nothing", config, SMALL_ENV, params)
+        load_checkpoint(tmp_path / "nothing", MAPPO_METHOD, config, SMALL_ENV, params)
     runner = mappo.init_runner(config, SMALL_ENV, params, jax.random.key(0))
     save_checkpoint(tmp_path / "ck", runner, {})
     # A checkpoint of another network width does not restore silently.
     with pytest.raises(ValueError, match=r"does not match this config: actor\.opt_state\.1\.0\.mu\.params\.Dense_0\.kernel "
                                          r"has shape \(8, 6\) there, \(16, 6\) here"):
-        load_checkpoint(tmp_path / "ck", MAPPOConfig(**(TINY | {"hidden": 16})), SMALL_ENV, params)
+        load_checkpoint(tmp_path / "ck", MAPPO_METHOD, MAPPOConfig(**(TINY | {"hidden": 16})), SMALL_ENV, params)
     (tmp_path / "ck" / "meta.json").write_text("{not json")
     with pytest.raises(ValueError, match="corrupt"):
-        load_checkpoint(tmp_path / "ck", config, SMALL_ENV, params)
+        load_checkpoint(tmp_path / "ck", MAPPO_METHOD, config, SMALL_ENV, params)
 
 
 

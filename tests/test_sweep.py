@@ -1,5 +1,6 @@
-"""Sweeps: config expansion and errors, results against independent references, resume,
-the seed interval, and sharded-against-unsharded on 4 forced host devices."""
+"""The experiment engine: config expansion and errors, results against independent references,
+methods, evaluation-only worlds, kept policies, resume, and sharded-against-unsharded on 4
+forced host devices and across two processes."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ import pytest
 
 from semjax.config import build_env
 from semjax.evaluation import METRICS, evaluate
-from semjax.sweep import EVAL_KEY_SALT, load_sweep, mean_ci, read_table, run_sweep, t975
+from semjax.experiments.sweep import load_sweep, read_table, run_sweep
+from semjax.seeding import eval_key
 
 REPO = Path(__file__).resolve().parents[1]
 
 EVAL_SWEEP = """
 name: tiny_eval
-mode: evaluate
-policy: random
+method: random
 base:
   env: {queue_len: 5}
   eval: {episodes: 3}
@@ -79,10 +80,15 @@ def test_static_keys_split_groups(tmp_path):
         (("params.bandwidth:", "params.nope:"), "params.nope"),
         (("params.mu_min: [0.2, 0.5]", "params.mu_min: [0.2, 0.0]"), "mu_min"),
         (("params.mu_min: [0.2, 0.5]", "params.mu_min: [0.2]"), "same length"),
-        (("params.bandwidth:", "train.hidden:"), "train.hidden"),
+        (("params.bandwidth:", "train.hidden:"), "no method of this sweep reads train"),
         (("seeds: [0, 3, 5]", "seeds: 0"), "seeds"),
         (("seeds: [0, 3, 5]", "seeds: [1, 1]"), "seeds"),
-        (("policy: random", "policy: clever"), "policy"),
+        (("method: random", "method: clever"), "method must be one of"),
+        (("method: random", "mode: evaluate"), "'mode' was replaced by 'method'"),
+        (("method: random", "policy: random"), "write method: random"),
+        (("chunk_size: 4", "chunk_size: 4\nexclude: [{nope.x: 1}]"), "exclude"),
+        (("chunk_size: 4", "chunk_size: 4\nevaluate_under: {a: {grid: {env.num_ues: [2]}}}"), "evaluate_under.a.grid.env.num_ues"),
+        (("params.bandwidth:", "method:"), "methods have their own key"),
         (("chunk_size: 4", "chunk_size: 0"), "chunk_size"),
         (("params.bandwidth: [2.0e6, 10.0e6]", "seed: [1, 2]"), "seed"),
     ],
@@ -107,8 +113,7 @@ def test_evaluate_sweep_matches_evaluate(eval_run):
     # evaluate() compiles once per call: three (config, seed) pairs keep this test fast.
     for i, seed in ((0, 0), (1, 3), (3, 5)):
         env, params = build_env(configs[i][1])
-        key = jax.random.fold_in(jax.random.key(seed), EVAL_KEY_SALT)
-        ref = evaluate(env, params, HEURISTICS["random"](env), key, 3)
+        ref = evaluate(env, params, HEURISTICS["random"](env), eval_key(seed), 3)
         for m in METRICS:
             want = ref[m]
             got = table[(i, seed, "all", m)]
@@ -130,6 +135,7 @@ def test_summary_is_mean_and_t_interval_over_seeds(eval_run):
 
         summary = list(csv.DictReader(f))
     s = next(r for r in summary if r["config"] == "2" and r["task"] == "all" and r["metric"] == "qoe")
+    assert s["method"] == "random"
     x = np.array([r["value"] for r in rows if r["config"] == 2 and r["task"] == "all" and r["metric"] == "qoe"])
     assert x.size == 3
     half = 4.302653 * x.std(ddof=1) / math.sqrt(3)  # t_{0.975, 2}
@@ -160,7 +166,8 @@ def test_resume_under_another_thread_pool_is_refused(eval_run, monkeypatch):
     recorded = json.loads((out / "versions.json").read_text())
     monkeypatch.setenv("NPROC", str(int(recorded["xla_cpu_threads"]) + 1))
     threads = recorded["xla_cpu_threads"]
-    with pytest.raises(ValueError, match=rf"""differing keys: \['xla_cpu_threads'\]: xla_cpu_threads: "{threads}" there, "{int(threads) + 1}" here"""):
+    with pytest.raises(ValueError, match=rf"differing keys \['xla_cpu_threads'\]: xla_cpu_threads: '{threads}' there, "
+                                         rf"'{int(threads) + 1}' here"):
         run_sweep(sweep, out, progress=False)
     assert json.loads((out / "versions.json").read_text()) == recorded
 
@@ -174,34 +181,20 @@ def test_cli_sweep(tmp_path, monkeypatch, capsys):
     path = _write(tmp_path, EVAL_SWEEP)
     assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--json", "seeds=1"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert (info["configs"], info["seeds"], info["runs"]) == (4, 1, 4)
+    assert (info["methods"], info["configs"], info["seeds"], info["runs"]) == (1, 4, 1, 4)
     assert len(read_table(tmp_path / "out" / "results.csv")) == 4 * 4 * len(METRICS)
     assert main(["sweep", str(path), "--out", str(tmp_path / "bad"), "base.params.t_max=-1"]) == 2
     assert "t_max" in capsys.readouterr().err
 
 
-def test_t_quantiles_match_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    for df in list(range(1, 61)) + [100, 1000]:
-        assert t975(df) == pytest.approx(stats.t.ppf(0.975, df), rel=2e-4), df
-    with pytest.raises(ValueError, match="df"):
-        t975(0)
-
-
-def test_mean_ci_edge_cases():
-    assert mean_ci([2.0]) == (2.0, 2.0, 2.0)
-    m, lo, hi = mean_ci([1.0, 3.0, math.nan])
-    assert (m, lo, hi) == pytest.approx((2.0, 2.0 - 12.7062, 2.0 + 12.7062))  # sd sqrt(2), n 2
-    assert all(math.isnan(v) for v in mean_ci([math.nan]))
-
-
 SHARDING_SCRIPT = r"""
 import json, os
 import jax, jax.numpy as jnp, numpy as np
-from semjax.sweep import make_mesh, make_program, run_chunk, EVAL_KEY_SALT
+from semjax.experiments.sweep import make_mesh, make_program, run_chunk
+from semjax.experiments.methods import METHODS
 from semjax.agents.mappo import MAPPOConfig, make_train, make_policy
-from semjax.agents.heuristics import HEURISTICS
 from semjax.evaluation import rollout, summarize
+from semjax.seeding import eval_key_from
 import semjax
 
 assert len(jax.devices()) == 4, jax.devices()
@@ -209,6 +202,7 @@ env = semjax.SemanticMEC(queue_len=5)
 config = MAPPOConfig(num_envs=4, rollout_len=5, num_updates=2, update_epochs=1, num_minibatches=2,
                      hidden=8, mlp_layers=1, lr=1e-3)
 params = [semjax.EnvParams(bandwidth=5e6), semjax.EnvParams(bandwidth=20e6, mu_min=0.3)]
+points = [[p] for p in params]
 seeds = [0, 7]
 out = {}
 
@@ -216,33 +210,33 @@ out = {}
 # env batch are sharded.
 mesh = make_mesh(2, config.num_envs)
 out["train_mesh"] = dict(mesh.shape)
-sharded = run_chunk(make_program(env, 3, mesh, config=config), mesh, params, seeds)
+sharded = run_chunk(make_program(METHODS["mappo"], config, env, 3, mesh, True), mesh, seeds, params, points)
 
 # Unsharded reference: one plain jitted run at a time on one device, no vmap.
 @jax.jit
 def one(p, key):
     runner, curve = make_train(config, env, p)(key)
     act, carry = make_policy(config, env, runner.actor.params)
-    rec = rollout(env, p, act, jax.random.fold_in(key, EVAL_KEY_SALT), 3, carry)
+    rec = rollout(env, p, act, eval_key_from(key), 3, carry)
     return summarize(env, p, rec)[0], curve["reward"]
 
 diffs = []
 for i, (p, s) in enumerate(zip(params, seeds)):
     overall, curve = jax.device_get(one(p, jax.random.key(s)))
     for k, v in overall.items():
-        diffs.append([k, float(sharded["overall"][k][i]), float(v)])
+        diffs.append([k, float(sharded["overall"][k][i, 0]), float(v)])
     diffs.append(["curve", sharded["curve"]["reward"][i].tolist(), np.asarray(curve).tolist()])
 out["train"] = diffs
 
 # Evaluation: 6 worlds on a 4-device run axis (padded to 8) against a 1-device mesh.
 worlds = [semjax.EnvParams(bandwidth=b, noise_power=n) for b in (2e6, 10e6, 30e6) for n in (1e-3, 4e-3)]
 eseeds = [0, 1, 2, 3, 4, 5]
-policy = HEURISTICS["random"](env)
 mesh4 = make_mesh(6, 1)
 mesh1 = make_mesh(6, 1, jax.devices()[:1])
 out["eval_mesh"] = [dict(mesh4.shape), dict(mesh1.shape)]
-a = run_chunk(make_program(env, 4, mesh4, policy=policy), mesh4, worlds, eseeds)
-b = run_chunk(make_program(env, 4, mesh1, policy=policy), mesh1, worlds, eseeds)
+method = METHODS["random"]
+a = run_chunk(make_program(method, None, env, 4, mesh4, False), mesh4, eseeds, worlds, [[w] for w in worlds])
+b = run_chunk(make_program(method, None, env, 4, mesh1, False), mesh1, eseeds, worlds, [[w] for w in worlds])
 out["eval"] = [[k, np.asarray(a["overall"][k]).tolist(), np.asarray(b["overall"][k]).tolist()] for k in a["overall"]]
 print("RESULT" + json.dumps(out))
 """
@@ -309,3 +303,112 @@ def test_cli_multiprocess_arguments_are_checked(tmp_path, capsys, monkeypatch, a
     monkeypatch.setenv("NPROC", os.environ.get("NPROC", "16"))
     assert main(["sweep", str(_write(tmp_path, EVAL_SWEEP)), "--out", str(tmp_path / "o")] + args) == 2
     assert needle in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- methods, worlds, kept policies
+
+TRAIN_SWEEP = """
+name: tiny_train
+method: [mappo, local]
+base:
+  env: {num_ues: 2, num_channels: 2, queue_len: 4}
+  train: {num_updates: 2, num_envs: 4, num_minibatches: 2, hidden: 8, rollout_len: 4, update_epochs: 1}
+  eval: {episodes: 3}
+grid:
+  params.mu_min: [0.1, 0.5]
+exclude:
+  - {method: local, params.mu_min: 0.5}
+seeds: 2
+"""
+
+UNDER_SWEEP = """
+extends: train.yaml
+name: tiny_under
+evaluate_under:
+  own: {}
+  bandwidth:
+    grid: {params.bandwidth: [2.0e6, 20.0e6]}
+  mix:
+    zip: {_label: [hybrid, text_only], params.task_mix: [null, [1.0, 0.0, 0.0]]}
+"""
+
+
+@pytest.fixture(scope="module")
+def train_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("train_sweep")
+    _write(tmp, TRAIN_SWEEP, "train.yaml")
+    sweep = load_sweep(tmp / "train.yaml")
+    info = run_sweep(sweep, tmp / "train", store=tmp / "policies", progress=False)
+    return sweep, info, tmp
+
+
+def test_methods_exclude_and_kept_policies(train_run):
+    from semjax.experiments.store import load_tree, read_csv
+
+    sweep, info, tmp = train_run
+    runs = sweep.runs()
+    # mappo at 2 mu_min values x 2 seeds, local only at mu_min 0.1 (excluded at 0.5)
+    assert [(r.method.name, r.config_index, r.seed) for r in runs] == [
+        ("mappo", 0, 0), ("mappo", 0, 1), ("mappo", 1, 0), ("mappo", 1, 1), ("local", 0, 0), ("local", 0, 1)]
+    assert info["runs"] == info["ran"] == 6
+    rows = read_table(tmp / "train" / "results.csv")
+    qoe = {(r["method"], r["config"], r["seed"]): r["value"] for r in rows if r["metric"] == "qoe" and r["task"] == "all"}
+    assert qoe[("local", 0, 0)] == qoe[("local", 0, 1)] == 0.5
+    # one kept policy and curve per learned run, named by what decides its training
+    kept = {p.stem for p in (tmp / "policies").glob("*.msgpack")}
+    assert kept == {r.train_id for r in runs if r.method.name == "mappo"}
+    one = load_tree(tmp / "policies" / f"{runs[0].train_id}.msgpack")
+    assert one["method"] == "mappo" and one["curve"]["reward"].shape == (2,)
+    assert "Dense_0" in json.dumps(jax.tree_util.tree_structure(one["policy"]).__repr__()) or one["policy"]
+    programs = read_csv(tmp / "train" / "programs.csv")
+    assert sorted(p["kind"] for p in programs) == ["evaluate", "train"]
+    assert not list((tmp / "train").glob("**/*.pkl")) and not list((tmp / "policies").glob("*.pkl"))
+
+
+def test_evaluate_under_reuses_kept_policies_and_matches_the_training_evaluation(train_run):
+    from semjax.experiments.store import read_csv
+
+    sweep, _, tmp = train_run
+    _write(tmp, UNDER_SWEEP, "under.yaml")
+    under = load_sweep(tmp / "under.yaml")
+    assert [(p.block, p.values) for p in under.points] == [
+        ("own", {}), ("bandwidth", {"params.bandwidth": 2e6}), ("bandwidth", {"params.bandwidth": 20e6}),
+        ("mix", {"_label": "hybrid", "params.task_mix": None}),
+        ("mix", {"_label": "text_only", "params.task_mix": [1.0, 0.0, 0.0]})]
+    # the same runs: the training is shared, the evaluation differs
+    assert [r.train_id for r in under.runs()] == [r.train_id for r in sweep.runs()]
+    assert not {r.run_id for r in under.runs()} & {r.run_id for r in sweep.runs()}
+    info = run_sweep(under, tmp / "under", store=tmp / "policies", progress=False)
+    assert info["ran"] == 6
+    assert {p["kind"] for p in read_csv(tmp / "under" / "programs.csv")} == {"evaluate"}  # nothing retrained
+    trained = {(r["method"], r["config"], r["seed"], r["metric"]): r["value"]
+               for r in read_table(tmp / "train" / "results.csv") if r["task"] == "all"}
+    rows = read_table(tmp / "under" / "results.csv")
+    for r in rows:
+        if r["task"] == "all" and r.get("under") == "own" and r["metric"] in ("qoe", "reward", "latency_ms"):
+            assert r["value"] == pytest.approx(trained[(r["method"], r["config"], r["seed"], r["metric"])], rel=1e-5)
+    text_only = [r for r in rows if r.get("under.label") == "text_only" and r["metric"] == "qoe"]
+    assert {r["task"] for r in text_only if not math.isnan(r["value"])} == {"all", "text"}  # one task type only
+    local = [r["value"] for r in rows if r["method"] == "local" and r["metric"] == "qoe" and r["task"] == "all"]
+    assert local == [0.5] * 10  # 2 seeds x 5 worlds: Local is 0.5 in every world
+
+
+def test_d3qn_trains_in_a_sweep_and_its_kept_policy_acts(tmp_path):
+    from semjax.experiments.methods import METHODS
+    from semjax.experiments.store import load_tree
+    from semjax.evaluation import evaluate
+
+    text = TRAIN_SWEEP.replace("method: [mappo, local]", "method: d3qn").replace(
+        "  eval: {episodes: 3}", "  d3qn: {num_updates: 3, num_envs: 2, steps_per_update: 2, learning_starts: 8, "
+        "batch_size: 8, buffer_size: 64, hidden: 8}\n  eval: {episodes: 3}").replace("params.mu_min: [0.1, 0.5]", "params.mu_min: [0.1]")
+    sweep = load_sweep(_write(tmp_path, text))
+    run_sweep(sweep, tmp_path / "out", progress=False)
+    run = sweep.runs()[1]
+    kept = load_tree(tmp_path / "out" / "policies" / f"{run.train_id}.msgpack")
+    env, params = build_env(run.cfg)
+    method = METHODS["d3qn"]
+    policy, carry = method.policy(method.config(run.cfg), env, kept["policy"])
+    ref = evaluate(env, params, policy, eval_key(run.seed), 3, initial_carry=carry)
+    got = {r["metric"]: r["value"] for r in read_table(tmp_path / "out" / "results.csv")
+           if r["seed"] == run.seed and r["task"] == "all"}
+    assert got["qoe"] == pytest.approx(ref["qoe"], rel=1e-5) and got["reward"] == pytest.approx(ref["reward"], rel=1e-5)

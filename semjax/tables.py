@@ -1,0 +1,356 @@
+"""Markdown tables rendered from what the runs, profilers and benchmarks wrote.
+
+Every figure of a result or a speed that README.md or the documentation shows is rendered by a
+function here from the JSON (or CSV) file the program wrote, never typed by hand:
+``docs/generate.py`` writes each table between ``<!-- table: NAME -->`` and ``<!-- /table -->``
+markers and its ``--check`` (run by the tests) fails when a committed table no longer equals
+what these functions render from the committed files.
+
+Each function is pure: a loaded JSON dict (or rows) in, a Markdown string out; no file access,
+no clock, nothing global, so a CLI can print the same tables and a test can feed them a dict it
+built by hand. Numbers are formatted here, once, so every page shows a quantity the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+# --------------------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------------------
+
+#: What a table shows for a value the source does not have (a ``null``, a missing key).
+MISSING = "-"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured / MyST pipe table; cells are ``str()``-ed and ``|`` is escaped.
+
+    Raises ValueError when a row's length differs from the header's: a misaligned table
+    renders silently wrong in Markdown, so it is refused here.
+    """
+    if not header:
+        raise ValueError("markdown_table: header must have at least one column")
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    for i, row in enumerate(rows):
+        if len(row) != len(header):
+            raise ValueError(
+                f"markdown_table: row {i} has {len(row)} cells, the header has {len(header)}"
+            )
+        lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    text = " ".join(str(value).split())  # a newline would end the table row
+    return text.replace("|", "\\|")
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def fixed(x: Any, digits: int = 4) -> str:
+    """``x`` with ``digits`` decimals; MISSING for None, NaN or a non-number."""
+    return f"{x:.{digits}f}" if _is_number(x) else MISSING
+
+
+def compact(x: Any, digits: int = 3) -> str:
+    """``x`` with ``digits`` significant digits, in short scientific notation when large or
+    small: ``3.72e9``, ``0.963``, ``1.54e5``, ``1e-26``.
+
+    Integral values below 1e7 print in full (``2048``, ``65536``): a profile's exact payload
+    size or core count should not read as a rounded one.
+    """
+    if not _is_number(x):
+        return MISSING
+    if float(x).is_integer() and abs(x) < 1e7:
+        return str(int(x))
+    text = f"{x:.{digits}g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def per_type(values: Sequence[Any], fmt=compact) -> str:
+    """One value per task type, ``a / b / c`` in the profile's task order."""
+    return " / ".join(fmt(v) for v in values)
+
+
+# --------------------------------------------------------------------------------------
+# Task profiles (semjax/profiles/*.json)
+# --------------------------------------------------------------------------------------
+
+
+def _source_kind(source: str) -> str:
+    """The provenance word a profile field's ``source`` starts with: paper, ours, measured, fit."""
+    return source.split(":", 1)[0].strip() if ":" in source else source.strip()
+
+
+def profile_table(profile: Mapping[str, Any]) -> str:
+    """Every field of a task profile JSON: symbol, unit, one column per task type, source.
+
+    The source column keeps the file's own words, whose first word says whose value it is:
+    ``paper`` (printed in the paper), ``ours`` (calibrated, where the paper gives none),
+    ``measured`` or ``fit`` (from ``semjax profile``). The profile's own description follows
+    the table.
+    """
+    types = list(profile["task_types"])
+    rows = []
+    for name, entry in profile["fields"].items():
+        values = entry["values"] if isinstance(entry, Mapping) else entry
+        meta = entry if isinstance(entry, Mapping) else {}
+        rows.append([f"`{name}`", meta.get("symbol", MISSING), meta.get("unit", MISSING),
+                     *(compact(v) for v in values), meta.get("source", MISSING)])
+    table = markdown_table(["field", "symbol", "unit", *types, "source"], rows)
+    description = profile.get("description")
+    return table + (f"\n\n{description}" if description else "")
+
+
+# Which fit of the measured profile's provenance produced each fitted field (its R^2 is shown).
+_FIT_OF_FIELD = {
+    "data_bits": "bits",
+    "exp_data": "bits",
+    "flops_extract": "extract",
+    "exp_extract": "extract",
+    "exp_accuracy": "accuracy",
+    "snr_mid_db": "accuracy",
+    "snr_width_db": "accuracy",
+}
+
+
+def profile_comparison_table(measured: Mapping[str, Any], reference: Mapping[str, Any]) -> str:
+    """A measured profile beside a reference one (the paper's), field by field.
+
+    ``measured`` is ``semjax profile``'s JSON; its ``provenance.fits[TASK][FIT].r2`` gives the
+    fit quality of each fitted field. The last column says how each measured value was
+    obtained: measured directly, fitted (with R^2 per task type), or a requirement.
+    """
+    types = list(measured["task_types"])
+    if list(reference["task_types"]) != types:
+        raise ValueError(
+            f"profile_comparison_table: task types differ ({reference['task_types']} vs {types})"
+        )
+    fits = measured.get("provenance", {}).get("fits", {})
+    rows = []
+    for name, entry in measured["fields"].items():
+        ref = reference["fields"].get(name, {})
+        kind = _source_kind(entry.get("source", ""))
+        how = kind or MISSING
+        fit_key = _FIT_OF_FIELD.get(name)
+        if kind == "fit" and fit_key and all(fit_key in fits.get(t, {}) for t in types):
+            how = "fit, R² " + per_type([fits[t][fit_key].get("r2") for t in types],
+                                        lambda x: fixed(x, 2))
+        rows.append([f"`{name}`", entry.get("symbol", MISSING), entry.get("unit", MISSING),
+                     per_type(ref.get("values", [None] * len(types))),
+                     per_type(entry["values"]), how])
+    task_order = " / ".join(types)
+    return markdown_table(
+        ["field", "symbol", "unit", f"paper profile ({task_order})",
+         f"measured ({task_order})", "how the measured value was obtained"],
+        rows,
+    )
+
+
+def codec_accuracy_table(measured: Mapping[str, Any]) -> str:
+    """Test accuracy of the small trained codecs over a noiseless channel, per split point mu.
+
+    From ``provenance.small_codecs[TASK].acc_clean`` with the mu grid of its ``splits``; also
+    shows each split's device depth (layers) and bottleneck width per token.
+    """
+    codecs = measured["provenance"]["small_codecs"]
+    types = list(measured["task_types"])
+    splits = codecs[types[0]]["splits"]
+    rows = []
+    for i, split in enumerate(splits):
+        rows.append([fixed(split["mu"], 2), split["depth"], split["width"],
+                     *(fixed(codecs[t]["acc_clean"][i], 3) for t in types)])
+    return markdown_table(["mu", "layers on the device", "bottleneck width",
+                           *(f"{t} accuracy" for t in types)], rows)
+
+
+def paper_scale_flops_table(measured: Mapping[str, Any]) -> str:
+    """XLA's FLOP count of each paper-size model variant the profiler compiled, in GFLOPs.
+
+    From ``provenance.paper_scale.variants_full_flops`` (one forward pass at batch 1, a
+    multiply-add = 2 FLOPs) and, per task, the variant the profile uses beside the paper's figure.
+    """
+    scale = measured["provenance"]["paper_scale"]
+    variants = markdown_table(
+        ["model variant", "GFLOPs"],
+        [[f"`{name}`", fixed(flops / 1e9, 2)] for name, flops in scale["variants_full_flops"].items()],
+    )
+    rows = []
+    for task in measured["task_types"]:
+        cfg = scale[task]["config"]
+        size = ", ".join(f"{k} {cfg[k]}" for k in ("image_size", "patch", "seq_len") if k in cfg)
+        ours = scale[task]["full_flops"][-1]
+        rows.append([task, size, fixed(ours / 1e9 if _is_number(ours) else None, 2),
+                     fixed(scale.get("paper_gflops", {}).get(task), 2)])
+    per_task = markdown_table(["task", "input of the profiled model", "GFLOPs (ours)", "GFLOPs (paper)"], rows)
+    return per_task + "\n\n" + variants
+
+
+def profile_provenance_table(measured: Mapping[str, Any]) -> str:
+    """How a measured profile was made: command, date, wall time, machine, versions, grids, budget."""
+    p = measured["provenance"]
+    v = p.get("versions", {})
+    cfg = p.get("config", {})
+    grids = p.get("grids", {})
+    rows = [
+        ["command", f"`{p.get('command', MISSING)}`"],
+        ["date", p.get("date", MISSING)],
+        ["wall time", f"{fixed(p.get('seconds'), 1)} s"],
+        ["machine", p.get("machine", MISSING)],
+        ["versions", ", ".join(f"{k} {v[k]}" for k in ("jax", "flax", "transformers", "scipy") if k in v)],
+        ["mu grid", ", ".join(compact(x) for x in grids.get("mu", []))],
+        ["SNR grid (dB)", ", ".join(compact(x) for x in grids.get("snr_db", []))],
+        ["small codecs", f"{cfg.get('layers', MISSING)} layers, width {cfg.get('hidden', MISSING)}, "
+                         f"{cfg.get('heads', MISSING)} heads"],
+        ["training", f"{cfg.get('steps', MISSING)} steps of batch {cfg.get('batch', MISSING)}, "
+                     f"lr {cfg.get('lr', MISSING)}"],
+        ["split rule", p.get("split_rule", MISSING)],
+        ["channel", p.get("channel", MISSING)],
+    ]
+    return markdown_table(["", "value"], rows)
+
+
+# --------------------------------------------------------------------------------------
+# `semjax paper` results (results.json)
+# --------------------------------------------------------------------------------------
+
+#: How each method of ``semjax paper`` is named on a page; an unknown key shows as itself.
+METHOD_LABELS = {
+    "mappo": "semantic-aware MAPPO (hybrid)",
+    "mappo_discrete": "semantic-aware MAPPO (discrete)",
+    "mappo_unaware": "semantic-unaware MAPPO (mu = 1)",
+    "d3qn": "semantic-aware D3QN",
+    "d3qn_unaware": "semantic-unaware D3QN (mu = 1)",
+    "local": "Local (freq_ref)",
+    "random": "random",
+    "raw_offload": "raw offload on its own sub-channel (mu = 1)",
+    "greedy": "greedy per-UE grid search (full information)",
+    "oracle": "per-step oracle",
+}
+
+
+def paper_methods_table(results: Mapping[str, Any]) -> str:
+    """Every method at the default world: QoE (with its 95 % half-width over seeds), team reward
+    per step, latency, energy, accuracy, and QoE and reward as a percentage of the oracle's.
+
+    ``results`` is ``semjax paper``'s results.json; rows keep its method order. A caption line
+    under the table states the budget, seeds and test episodes, read from the same file.
+    """
+    rows = []
+    for name, r in results["methods"].items():
+        pct = r.get("pct_of_oracle") or {}
+        rows.append([
+            METHOD_LABELS.get(name, name), fixed(r.get("qoe")), fixed((r.get("ci95") or {}).get("qoe")),
+            fixed(r.get("reward"), 3), fixed(r.get("latency_ms"), 3), fixed(r.get("energy_j")),
+            fixed(r.get("accuracy")), fixed(pct.get("qoe"), 1), fixed(pct.get("reward"), 1),
+        ])
+    table = markdown_table(
+        ["method", "QoE", "±95 %", "team reward / step", "latency ms", "energy J", "accuracy",
+         "QoE % of oracle", "reward % of oracle"],
+        rows,
+    )
+    run = results.get("run", {})
+    detail = run.get("budget_detail", {})
+    caption = (f"Budget `{run.get('budget', MISSING)}`: {detail.get('seeds', MISSING)} seeds, "
+               f"{detail.get('episodes', MISSING)} test episodes per seed, every method on the same worlds.")
+    return table + "\n\n" + caption
+
+
+def paper_machines_table(results: Mapping[str, Any]) -> str:
+    """Which machine ran how many programs of a ``semjax paper`` run, and their program time.
+
+    From ``run.machines`` of results.json (each program records the machine it ran on); the
+    program time is the sum of the programs' own seconds, so with several processes at once it
+    exceeds the wall time.
+    """
+    rows = []
+    for entry in results.get("run", {}).get("machines", []):
+        m = entry.get("machine", {})
+        seconds = entry.get("seconds")
+        rows.append([m.get("cpu", MISSING), m.get("platform", MISSING), entry.get("programs", MISSING),
+                     fixed(seconds, 0), fixed(seconds / 3600 if _is_number(seconds) else None, 1)])
+    return markdown_table(["CPU", "platform", "programs", "program time s", "program time h"], rows)
+
+
+_PROGRAM_KINDS = ("train", "evaluate", "sweeps")
+
+
+def _program_parts(label: str) -> tuple[str, str, str, str]:
+    """``"fig11 train mappo settings 0-1 of 5"`` -> (stage, kind, method, rest); the default
+    world's programs have no stage word (``"train mappo"``)."""
+    words = label.split()
+    at = next((i for i, w in enumerate(words) if w in _PROGRAM_KINDS), None)
+    if at is None or at + 1 >= len(words):
+        return " ".join(words[:1]) or label, "other", label, ""
+    stage = " ".join(words[:at]) or "default world"
+    return stage, words[at], words[at + 1], " ".join(words[at + 2:])
+
+
+def paper_stages_table(results: Mapping[str, Any]) -> str:
+    """Program time of a ``semjax paper`` run per stage (default world, weights, Figs. 10-11 ...):
+    how many programs, and their seconds spent training and evaluating.
+
+    From ``run.timings_s`` of results.json, the seconds each program took when it ran (also
+    for programs a later invocation loaded from the cache), in the file's order of stages.
+    """
+    stages: dict[str, dict[str, float]] = {}
+    for label, seconds in results.get("run", {}).get("timings_s", {}).items():
+        stage, kind, _, _ = _program_parts(label)
+        row = stages.setdefault(stage, {"programs": 0, "train": 0.0, "evaluate": 0.0})
+        row["programs"] += 1
+        row["train" if kind == "train" else "evaluate"] += seconds
+    rows = [[stage, r["programs"], fixed(r["train"], 0), fixed(r["evaluate"], 0),
+             fixed(r["train"] + r["evaluate"], 0)] for stage, r in stages.items()]
+    total = {k: sum(r[k] for r in stages.values()) for k in ("programs", "train", "evaluate")}
+    rows.append(["all", total["programs"], fixed(total["train"], 0), fixed(total["evaluate"], 0),
+                 fixed(total["train"] + total["evaluate"], 0)])
+    return markdown_table(["stage", "programs", "training s", "evaluation s", "total s"], rows)
+
+
+def paper_training_programs_table(results: Mapping[str, Any]) -> str:
+    """Every training program of a ``semjax paper`` run and its seconds (``run.timings_s``):
+    stage, method, which settings of the stage it trained (a stage's settings are split into
+    programs of a few runs each), seconds."""
+    rows = []
+    for label, seconds in results.get("run", {}).get("timings_s", {}).items():
+        stage, kind, method, rest = _program_parts(label)
+        if kind == "train":
+            rows.append([stage, METHOD_LABELS.get(method, method), rest or "all", fixed(seconds, 0)])
+    return markdown_table(["stage", "method", "settings", "seconds"], rows)
+
+
+# --------------------------------------------------------------------------------------
+# Parameters and constants of the code
+# --------------------------------------------------------------------------------------
+
+
+def parameters_table(defaults: Mapping[str, Any], sources: Mapping[str, str]) -> str:
+    """Each parameter with its default and where the value comes from.
+
+    ``defaults`` maps a field name to its default (a number, or a sequence for a per-task-type
+    field); ``sources`` maps every such name to a short provenance note. A parameter without a
+    note is a ValueError naming it, so a new field cannot reach the docs undocumented.
+    """
+    missing = [name for name in defaults if name not in sources]
+    if missing:
+        raise ValueError(f"parameters_table: no source note for {missing}")
+    rows = []
+    for name, value in defaults.items():
+        shown = (per_type(value) if isinstance(value, Sequence) and not isinstance(value, str)
+                 else compact(value))
+        rows.append([f"`{name}`", shown, sources[name]])
+    return markdown_table(["field", "default", "source"], rows)
+
+
+def constants_table(constants: Sequence[tuple[str, Any, str]]) -> str:
+    """Named constants of the code: ``(qualified name, value, why)`` rows."""
+    return markdown_table(["constant", "value", "why"],
+                          [[f"`{name}`", compact(value), why] for name, value, why in constants])
