@@ -3,8 +3,10 @@
 Both are the centralised-controller view: one agent observes every UE, shape (N, D), and
 acts for all of them with a ``Dict`` action of ``choice`` (``MultiDiscrete``, N values in
 {0..K}) and ``power`` (W), ``freq`` (Hz), ``mu`` (``Box`` es of shape (N,) with the env's
-physical bounds). The reward is the team reward r = sum_n r_n; ``info`` holds the step's
-per-UE metrics as (N,) arrays. An episode *terminates* after its Q tasks and is never
+physical bounds); or, with ``action_space="discrete"``, a ``MultiDiscrete`` of N joint
+indices in {0..n-1} over discrete MAPPO's bins (:mod:`semjax.adapters.common`), decoded
+inside the compiled step. The reward is the team reward r = sum_n r_n; ``info`` holds the
+step's per-UE metrics as (N,) arrays. An episode *terminates* after its Q tasks and is never
 truncated.
 
 :class:`GymnasiumVectorEnvMEC` steps B worlds in one compiled ``jax.vmap`` of the env and
@@ -36,20 +38,43 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from semjax.adapters.common import INFO_KEYS, action_bounds, action_from_dict, check_choice, jit_reset, jit_step_env
+from semjax.adapters.common import (
+    INFO_KEYS,
+    action_bounds,
+    action_from_dict,
+    check_choice,
+    check_index,
+    discrete_action_spec,
+    jit_reset,
+    jit_step_env,
+)
+from semjax.agents.distributions import ActionHeadSpec, index_to_action, num_actions
 from semjax.env import SemanticMEC
 from semjax.params import EnvParams
 
 
-def _spaces(env: SemanticMEC, params: EnvParams) -> tuple[gymnasium.spaces.Box, gymnasium.spaces.Dict]:
+def _spaces(
+    env: SemanticMEC, params: EnvParams, spec: ActionHeadSpec | None
+) -> tuple[gymnasium.spaces.Box, gymnasium.spaces.Space]:
     n = env.num_ues
     obs = gymnasium.spaces.Box(-np.inf, np.inf, (n, env.obs_dim), np.float32)
+    if spec is not None:
+        return obs, gymnasium.spaces.MultiDiscrete(np.full((n,), num_actions(spec)))
     act = gymnasium.spaces.Dict({
         "choice": gymnasium.spaces.MultiDiscrete(np.full((n,), env.num_channels + 1)),
         **{k: gymnasium.spaces.Box(np.float32(lo), np.float32(hi), (n,), np.float32)
            for k, (lo, hi) in action_bounds(env, params).items()},
     })
     return obs, act
+
+
+def _action(action: Any, env: SemanticMEC, spec: ActionHeadSpec | None) -> Any:
+    """Checks a concrete action and puts it in the form the compiled step takes."""
+    if spec is None:
+        check_choice(action["choice"], env.num_channels)
+        return action_from_dict(action)
+    check_index(action, num_actions(spec))
+    return np.asarray(action)
 
 
 def _entropy_seed() -> int:
@@ -63,14 +88,29 @@ class GymnasiumMEC(gymnasium.Env):
     Args:
       env: the env to wrap (default: ``SemanticMEC()``, the paper's world).
       params: its params (default: ``env.default_params``).
+      action_space: ``"hybrid"`` (default: a ``Dict``) or ``"discrete"`` (a ``MultiDiscrete``).
+      semantic: discrete only; False drops the mu bins (mu = 1).
+      bins: discrete only; bins per part (default: discrete MAPPO's, power 4, freq 3, mu 5).
+
+    Raises:
+      ValueError: for a bad ``action_space``, ``semantic`` or ``bins`` (names the option and
+        its accepted values).
     """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, env: SemanticMEC | None = None, params: EnvParams | None = None):
+    def __init__(
+        self,
+        env: SemanticMEC | None = None,
+        params: EnvParams | None = None,
+        action_space: str = "hybrid",
+        semantic: bool = True,
+        bins: dict[str, int] | None = None,
+    ):
         self.env = SemanticMEC() if env is None else env
         self.params = self.env.default_params if params is None else params
-        self.observation_space, self.action_space = _spaces(self.env, self.params)
+        self.discrete_spec = discrete_action_spec(self.env, action_space, semantic, bins, owner="GymnasiumMEC")
+        self.observation_space, self.action_space = _spaces(self.env, self.params, self.discrete_spec)
         self._key: jax.Array | None = None
         self._state = None
 
@@ -88,17 +128,18 @@ class GymnasiumMEC(gymnasium.Env):
         obs, self._state = jit_reset(self.env, self._next_key(), self.params)
         return np.asarray(obs), {}
 
-    def step(self, action: dict[str, Any]) -> tuple[np.ndarray, float, bool, bool, dict[str, np.ndarray]]:
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, np.ndarray]]:
         """One step of every UE; returns (obs, team reward, terminated, truncated=False, info).
 
         Raises:
-          ValueError: when called before ``reset``, or when ``choice`` is outside {0..K}.
+          ValueError: when called before ``reset``, when ``choice`` is outside {0..K}
+            (hybrid) or an index is not an integer in {0..n-1} (discrete).
         """
         if self._state is None:
             raise ValueError("step() needs a running episode: call reset() first")
-        check_choice(action["choice"], self.env.num_channels)
         obs, self._state, reward, done, info = jit_step_env(
-            self.env, self._next_key(), self._state, action_from_dict(action), self.params)
+            self.env, self._next_key(), self._state, _action(action, self.env, self.discrete_spec), self.params,
+            spec=self.discrete_spec)
         obs, reward, done, info = jax.device_get((obs, reward, done, {k: info[k] for k in INFO_KEYS}))
         return np.asarray(obs), float(reward), bool(done), False, {k: np.asarray(v) for k, v in info.items()}
 
@@ -110,20 +151,38 @@ class GymnasiumVectorEnvMEC(gymnasium.vector.VectorEnv):
       num_envs: B, the number of worlds.
       env: the env to wrap (default: ``SemanticMEC()``, the paper's world).
       params: its params, shared by all worlds (default: ``env.default_params``).
+      action_space: ``"hybrid"`` (default) or ``"discrete"``, as for :class:`GymnasiumMEC`.
+      semantic: discrete only; False drops the mu bins (mu = 1).
+      bins: discrete only; bins per part (default: discrete MAPPO's, power 4, freq 3, mu 5).
 
-    Actions are a dictionary of (B, N) arrays with the keys of the single env's action.
+    Actions are a dictionary of (B, N) arrays with the keys of the single env's action
+    (hybrid), or one (B, N) integer array (discrete).
+
+    Raises:
+      ValueError: for a bad ``num_envs``, ``action_space``, ``semantic`` or ``bins`` (names
+        the option and its accepted values).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
-    def __init__(self, num_envs: int, env: SemanticMEC | None = None, params: EnvParams | None = None):
+    def __init__(
+        self,
+        num_envs: int,
+        env: SemanticMEC | None = None,
+        params: EnvParams | None = None,
+        action_space: str = "hybrid",
+        semantic: bool = True,
+        bins: dict[str, int] | None = None,
+    ):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"GymnasiumVectorEnvMEC.num_envs must be an integer >= 1 (got {num_envs!r})")
         self.env = SemanticMEC() if env is None else env
         self.params = self.env.default_params if params is None else params
+        self.discrete_spec = discrete_action_spec(
+            self.env, action_space, semantic, bins, owner="GymnasiumVectorEnvMEC")
         self.num_envs = int(num_envs)
         self.render_mode = None
-        self.single_observation_space, self.single_action_space = _spaces(self.env, self.params)
+        self.single_observation_space, self.single_action_space = _spaces(self.env, self.params, self.discrete_spec)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._keys: jax.Array | None = None
@@ -144,17 +203,18 @@ class GymnasiumVectorEnvMEC(gymnasium.vector.VectorEnv):
         self._keys, obs, self._state = _vector_reset(self.env, self._keys, self.params)
         return np.asarray(obs), {}
 
-    def step(self, actions: dict[str, Any]):
+    def step(self, actions: Any):
         """Steps every world; returns (obs, rewards, terminations, truncations, infos), batched.
 
         Raises:
-          ValueError: when called before ``reset``, or when a ``choice`` is outside {0..K}.
+          ValueError: when called before ``reset``, when a ``choice`` is outside {0..K}
+            (hybrid) or an index is not an integer in {0..n-1} (discrete).
         """
         if self._state is None:
             raise ValueError("step() needs running episodes: call reset() first")
-        check_choice(actions["choice"], self.env.num_channels)
         self._keys, self._state, obs, obs_end, reward, done, info = _vector_step(
-            self.env, self._keys, self._state, action_from_dict(actions), self.params)
+            self.env, self.discrete_spec, self._keys, self._state, _action(actions, self.env, self.discrete_spec),
+            self.params)
         obs, obs_end, reward, done, info = jax.device_get((obs, obs_end, reward, done, info))
         done = np.asarray(done, bool)
         infos = _same_step_infos(done, np.asarray(obs_end), {k: np.asarray(v) for k, v in info.items()})
@@ -171,8 +231,10 @@ def _vector_reset(env: SemanticMEC, chains: jax.Array, params: EnvParams):
     return chains, obs, state
 
 
-@partial(jax.jit, static_argnums=0)
-def _vector_step(env: SemanticMEC, chains: jax.Array, state, action, params: EnvParams):
+@partial(jax.jit, static_argnums=(0, 1))
+def _vector_step(env: SemanticMEC, spec: ActionHeadSpec | None, chains: jax.Array, state, action, params: EnvParams):
+    if spec is not None:  # discrete: (B, N) joint indices, decoded in the same program
+        action = index_to_action(spec, action, params)
     chains, use = jax.vmap(jax.random.split, out_axes=1)(chains)
     obs_end, state_end, reward, done, info = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))(
         use, state, action, params)

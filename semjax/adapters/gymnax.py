@@ -2,8 +2,13 @@
 
 The single agent of this view observes all UEs' observations, shape (N, D) (wrap it in
 gymnax's ``FlattenObservationWrapper`` for an MLP), and acts with one dictionary of (N,)
-arrays: ``choice`` in {0..K}, ``power`` (W), ``freq`` (Hz), ``mu``. Its reward is the team
-reward r = sum_n r_n. The episode *terminates* after the queue's Q tasks (there is nothing
+arrays: ``choice`` in {0..K}, ``power`` (W), ``freq`` (Hz), ``mu``; or, with
+``action_space="discrete"``, one (N,) int32 array of joint indices over discrete MAPPO's bins
+(:mod:`semjax.adapters.common`). gymnax has no multi-discrete space, so that action's space
+is an integer ``Box`` over {0..n-1} of shape (N,), not a ``Discrete``: a single-agent
+trainer that needs one ``Discrete(n)`` (PureJaxRL's PPO) has to factorise it per UE, since a
+joint ``Discrete`` over all UEs would have n^N actions. Its reward is the team reward
+r = sum_n r_n. The episode *terminates* after the queue's Q tasks (there is nothing
 left to do, so nothing to bootstrap); it is never truncated.
 
 ``params`` are semjax's :class:`semjax.params.EnvParams`, traced like gymnax's own params, so
@@ -21,7 +26,8 @@ import jax
 import jax.numpy as jnp
 from gymnax.environments import environment, spaces
 
-from semjax.adapters.common import action_from_dict
+from semjax.adapters.common import action_from_dict, discrete_action_spec
+from semjax.agents.distributions import index_to_action, num_actions
 from semjax.env import EnvState, SemanticMEC
 from semjax.params import EnvParams
 
@@ -31,21 +37,41 @@ class GymnaxMEC(environment.Environment):
 
     Args:
       env: the env to wrap (default: ``SemanticMEC()``, the paper's world).
+      action_space: ``"hybrid"`` (default) or ``"discrete"``.
+      semantic: discrete only; False drops the mu bins (mu = 1).
+      bins: discrete only; bins per part (default: discrete MAPPO's, power 4, freq 3, mu 5).
+
+    Raises:
+      ValueError: for a bad ``action_space``, ``semantic`` or ``bins`` (names the option and
+        its accepted values).
     """
 
-    def __init__(self, env: SemanticMEC | None = None):
+    def __init__(
+        self,
+        env: SemanticMEC | None = None,
+        action_space: str = "hybrid",
+        semantic: bool = True,
+        bins: dict[str, int] | None = None,
+    ):
         super().__init__()
         self.env = SemanticMEC() if env is None else env
+        self.discrete_spec = discrete_action_spec(self.env, action_space, semantic, bins, owner="GymnaxMEC")
 
     @property
     def default_params(self) -> EnvParams:
         return self.env.default_params
 
     def step_env(
-        self, key: jax.Array, state: EnvState, action: dict[str, Any], params: EnvParams
+        self, key: jax.Array, state: EnvState, action: Any, params: EnvParams
     ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict[str, jax.Array]]:
-        """One step without reset: (obs (N, D), state, team reward, terminated, info)."""
-        return self.env.step_env(key, state, action_from_dict(action), params)
+        """One step without reset: (obs (N, D), state, team reward, terminated, info).
+
+        ``action``: the hybrid dictionary, or the discrete (N,) joint indices (an index
+        outside {0..n-1} is not rejected inside jit: JAX maps it onto some valid action).
+        """
+        if self.discrete_spec is None:
+            return self.env.step_env(key, state, action_from_dict(action), params)
+        return self.env.step_env(key, state, index_to_action(self.discrete_spec, action, params), params)
 
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
         return self.env.reset(key, params)
@@ -70,15 +96,21 @@ class GymnaxMEC(environment.Environment):
 
     @property
     def num_actions(self) -> int:
-        """The number of discrete choices per UE, K + 1 (the action also has continuous parts)."""
-        return self.env.num_channels + 1
+        """How many discrete actions one UE has, K + 1 choices in the hybrid action (which
+        also has continuous parts) or n joint actions in the discrete one."""
+        if self.discrete_spec is None:
+            return self.env.num_channels + 1
+        return num_actions(self.discrete_spec)
 
-    def action_space(self, params: EnvParams | None = None) -> spaces.Dict:
-        """A ``Dict`` of (N,) boxes in physical units; ``choice`` is an int32 box over {0..K}.
+    def action_space(self, params: EnvParams | None = None) -> spaces.Dict | spaces.Box:
+        """Hybrid: a ``Dict`` of (N,) boxes in physical units; ``choice`` is an int32 box over
+        {0..K}. Discrete: an int32 box over {0..n-1} of shape (N,).
 
-        gymnax has no multi-discrete space; ``choice`` is sampled with ``randint`` here so
-        that a sample is uniform over the K + 1 choices.
+        gymnax has no multi-discrete space; the integer boxes are sampled with ``randint``
+        here so that a sample is uniform over their values.
         """
+        if self.discrete_spec is not None:
+            return _IntBox(0, num_actions(self.discrete_spec) - 1, (self.env.num_ues,))
         params = self.default_params if params is None else params
         space = self.env.action_space(params)
         n = (self.env.num_ues,)

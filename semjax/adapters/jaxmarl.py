@@ -3,9 +3,22 @@
 Agents are named ``agent_0 .. agent_{N-1}`` (JaxMARL's convention; agent n is UE n).
 Observations, actions, rewards and dones are dictionaries keyed by agent; ``dones`` also
 carries ``"__all__"``. All UEs finish their queues together, so every agent's done equals
-``"__all__"``. Each agent's reward is the team reward r = sum_n r_n (the cooperative
-setting MAPPO trains in); the info holds the step's per-UE metrics as (N,) arrays, the
-layout JaxMARL's baselines and ``LogWrapper`` expect.
+``"__all__"``. The info holds the step's per-UE metrics as (N,) arrays, the layout
+JaxMARL's baselines and ``LogWrapper`` expect (they reshape every info leaf to one value
+per actor).
+
+Actions: ``action_space="hybrid"`` (default) gives each agent a ``Dict`` action (choice and
+physical power, freq, mu); ``action_space="discrete"`` gives each agent a ``Discrete(n)``
+over discrete MAPPO's bins (:mod:`semjax.adapters.common`), so JaxMARL's own IPPO/MAPPO
+baselines, which read ``env.action_space(agent).n``, drive it unchanged.
+
+Rewards: every agent receives the team reward r = sum_n r_n (the cooperative setting MAPPO
+trains in; unclipped); its own r_n is ``info["reward"][n]``. So JaxMARL's ``LogWrapper``
+logs, for each agent, the team return (read one agent's entry, or the mean over agents;
+a sum over agents is N times the team return). ``MPELogWrapper`` (the one
+``ippo_rnn_mpe.py`` uses) multiplies every reward by N before logging, as the on-policy
+MAPPO codebase sums rewards over agents: its returns are N times the team return, so
+divide by N. Likewise ``CTRolloutManager``'s global reward, the sum over agents, is N r.
 
 Auto-reset is JaxMARL's own: ``JaxMARLMEC.step`` is the base class's, which calls
 :meth:`JaxMARLMEC.step_env` (semjax's ``step_env``, no reset) and swaps in
@@ -24,7 +37,14 @@ import jax.numpy as jnp
 from jaxmarl.environments import spaces
 from jaxmarl.environments.multi_agent_env import MultiAgentEnv
 
-from semjax.adapters.common import action_bounds, action_from_dict, stack_agent_actions
+from semjax.adapters.common import (
+    action_bounds,
+    action_from_dict,
+    discrete_action_spec,
+    stack_agent_actions,
+    stack_agent_indices,
+)
+from semjax.agents.distributions import index_to_action, num_actions
 from semjax.env import EnvState, SemanticMEC
 from semjax.params import EnvParams
 
@@ -39,22 +59,43 @@ class JaxMARLMEC(MultiAgentEnv):
     Args:
       env: the env to wrap (default: ``SemanticMEC()``, the paper's world).
       params: its params (default: ``env.default_params``).
+      action_space: ``"hybrid"`` (default) or ``"discrete"``.
+      semantic: discrete only; False drops the mu bins (mu = 1).
+      bins: discrete only; bins per part (default: discrete MAPPO's, power 4, freq 3, mu 5).
 
-    Each agent's action is a dictionary with keys ``choice`` (int in {0..K}), ``power``
-    (W), ``freq`` (Hz) and ``mu``, each a scalar; its space is a JaxMARL ``Dict`` of a
-    ``Discrete(K + 1)`` and three scalar ``Box`` es with the env's physical bounds.
+    Hybrid: each agent's action is a dictionary with keys ``choice`` (int in {0..K}),
+    ``power`` (W), ``freq`` (Hz) and ``mu``, each a scalar; its space is a JaxMARL ``Dict``
+    of a ``Discrete(K + 1)`` and three scalar ``Box`` es with the env's physical bounds.
+    Discrete: each agent's action is one integer, its space ``Discrete(n)``, the joint index
+    of discrete MAPPO's bins (``discrete_spec`` holds their head). Inside jit an index
+    outside {0..n-1} is not rejected (JAX maps it onto some valid action).
+
+    Raises:
+      ValueError: for a bad ``action_space``, ``semantic`` or ``bins`` (names the option and
+        its accepted values).
     """
 
-    def __init__(self, env: SemanticMEC | None = None, params: EnvParams | None = None):
+    def __init__(
+        self,
+        env: SemanticMEC | None = None,
+        params: EnvParams | None = None,
+        action_space: str = "hybrid",
+        semantic: bool = True,
+        bins: dict[str, int] | None = None,
+    ):
         self.env = SemanticMEC() if env is None else env
         self.params = self.env.default_params if params is None else params
+        self.discrete_spec = discrete_action_spec(self.env, action_space, semantic, bins, owner="JaxMARLMEC")
         super().__init__(num_agents=self.env.num_ues)
-        bounds = action_bounds(self.env, self.params)
         obs_space = spaces.Box(-jnp.inf, jnp.inf, (self.env.obs_dim,), jnp.float32)
-        act_space = spaces.Dict({
-            "choice": spaces.Discrete(self.env.num_channels + 1),
-            **{k: spaces.Box(lo, hi, (), jnp.float32) for k, (lo, hi) in bounds.items()},
-        })
+        if self.discrete_spec is None:
+            act_space = spaces.Dict({
+                "choice": spaces.Discrete(self.env.num_channels + 1),
+                **{k: spaces.Box(lo, hi, (), jnp.float32)
+                   for k, (lo, hi) in action_bounds(self.env, self.params).items()},
+            })
+        else:
+            act_space = spaces.Discrete(num_actions(self.discrete_spec))
         self.observation_spaces = {a: obs_space for a in self.agents}
         self.action_spaces = {a: act_space for a in self.agents}
 
@@ -65,10 +106,13 @@ class JaxMARLMEC(MultiAgentEnv):
         return self._split(obs), state
 
     def step_env(
-        self, key: jax.Array, state: EnvState, actions: dict[str, dict[str, Any]]
+        self, key: jax.Array, state: EnvState, actions: dict[str, Any]
     ) -> tuple[dict[str, jax.Array], EnvState, dict[str, jax.Array], dict[str, jax.Array], dict[str, jax.Array]]:
         """One step without reset: (obs, state, rewards, dones, info), dictionaries keyed by agent."""
-        action = action_from_dict(stack_agent_actions(actions, self.agents))
+        if self.discrete_spec is None:
+            action = action_from_dict(stack_agent_actions(actions, self.agents))
+        else:
+            action = index_to_action(self.discrete_spec, stack_agent_indices(actions, self.agents), self.params)
         obs, state, reward, done, info = self.env.step_env(key, state, action, self.params)
         rewards = {a: reward for a in self.agents}
         dones = {a: done for a in self.agents}
@@ -81,9 +125,13 @@ class JaxMARLMEC(MultiAgentEnv):
 
     @partial(jax.jit, static_argnums=(0,))
     def get_avail_actions(self, state: EnvState) -> dict[str, jax.Array]:
-        """Every discrete choice is always available: a mask of K + 1 ones per agent."""
+        """Every discrete action is always available: a mask of ones per agent, over the
+        K + 1 choices (hybrid) or the n joint actions (discrete)."""
         del state
-        mask = jnp.ones((self.env.num_channels + 1,), bool)
+        if self.discrete_spec is None:
+            mask = jnp.ones((self.env.num_channels + 1,), bool)
+        else:
+            mask = jnp.ones((num_actions(self.discrete_spec),), bool)
         return {a: mask for a in self.agents}
 
     @property

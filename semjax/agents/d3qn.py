@@ -33,7 +33,15 @@ import numpy as np
 import optax
 from flax.training.train_state import TrainState
 
-from semjax.agents.distributions import ActionHeadSpec, to_env_action
+# The joint action codec lives with the other action maps; index_to_parts and parts_to_index
+# are re-exported so that code importing them from here keeps working.
+from semjax.agents.distributions import (  # noqa: F401
+    ActionHeadSpec,
+    index_to_action,
+    index_to_parts,
+    num_actions,
+    parts_to_index,
+)
 from semjax.agents.networks import Torso
 from semjax.env import EnvState, SemanticMEC
 from semjax.params import EnvParams
@@ -117,27 +125,6 @@ class D3QNConfig:
 def head_spec(config: D3QNConfig, env: SemanticMEC) -> ActionHeadSpec:
     """The discrete-MAPPO head whose parts D3QN enumerates jointly."""
     return ActionHeadSpec.make(env.num_channels, "discrete", config.semantic, config.bins)
-
-
-def num_actions(spec: ActionHeadSpec) -> int:
-    return int(np.prod(spec.discrete_sizes))
-
-
-def index_to_parts(spec: ActionHeadSpec, index: jax.Array) -> jax.Array:
-    """Joint action index (...,) -> per-part bins (..., len(spec.discrete)), choice first."""
-    return jnp.stack(jnp.unravel_index(index, spec.discrete_sizes), axis=-1).astype(jnp.int32)
-
-
-def parts_to_index(spec: ActionHeadSpec, parts: jax.Array) -> jax.Array:
-    """The inverse of ``index_to_parts``."""
-    return jnp.ravel_multi_index(tuple(parts[..., i] for i in range(parts.shape[-1])), spec.discrete_sizes,
-                                 mode="wrap").astype(jnp.int32)
-
-
-def index_to_action(spec: ActionHeadSpec, index: jax.Array, params: EnvParams):
-    """Joint action indices (..., N) -> the env's Action, through discrete MAPPO's bin map."""
-    parts = index_to_parts(spec, index)
-    return to_env_action(spec, parts, jnp.zeros(parts.shape[:-1] + (0,), jnp.float32), params)
 
 
 # ----------------------------------------------------------------------------- network and targets

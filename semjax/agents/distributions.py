@@ -11,6 +11,13 @@ Variants (SPEC section 7):
 * hybrid, semantic-unaware: Categorical(K+1) x Gaussian(power, freq); mu = 1
 * discrete: Categorical(K+1) x Categorical(power bins) x Categorical(freq bins)
   [x Categorical(mu bins) when semantic]
+
+The discrete variant's parts also have a joint encoding, one integer per UE: the row-major
+(C-order) ravel of the parts' bins, choice most significant (:func:`num_actions`,
+:func:`index_to_parts`, :func:`parts_to_index`, :func:`index_to_action`). D3QN's Q-network
+scores these joint actions, and the framework adapters' ``discrete`` action space
+(:mod:`semjax.adapters`) is this integer; both decode it here, through :func:`to_env_action`,
+so the three agree on what a bin means.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from dataclasses import dataclass
 import distrax
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from semjax.params import EnvParams
 from semjax.physics import Action
@@ -172,3 +180,28 @@ def to_env_action(spec: ActionHeadSpec, discrete: jax.Array, continuous: jax.Arr
         else:
             raise ValueError(f"action head has no part for {name!r}")
     return Action(choice=discrete[..., 0], power=values["power"], freq=values["freq"], mu=values["mu"])
+
+
+# ----------------------------------------------------------------------------- the joint discrete action
+
+
+def num_actions(spec: ActionHeadSpec) -> int:
+    """The number of joint discrete actions: the product of the parts' category counts."""
+    return int(np.prod(spec.discrete_sizes))
+
+
+def index_to_parts(spec: ActionHeadSpec, index: jax.Array) -> jax.Array:
+    """Joint action index (...,) -> per-part bins (..., len(spec.discrete)), choice first."""
+    return jnp.stack(jnp.unravel_index(index, spec.discrete_sizes), axis=-1).astype(jnp.int32)
+
+
+def parts_to_index(spec: ActionHeadSpec, parts: jax.Array) -> jax.Array:
+    """The inverse of ``index_to_parts``."""
+    return jnp.ravel_multi_index(tuple(parts[..., i] for i in range(parts.shape[-1])), spec.discrete_sizes,
+                                 mode="wrap").astype(jnp.int32)
+
+
+def index_to_action(spec: ActionHeadSpec, index: jax.Array, params: EnvParams) -> Action:
+    """Joint action indices (..., N) -> the env's Action, through discrete MAPPO's bin map."""
+    parts = index_to_parts(spec, index)
+    return to_env_action(spec, parts, jnp.zeros(parts.shape[:-1] + (0,), jnp.float32), params)
