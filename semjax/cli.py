@@ -86,7 +86,13 @@ def _train(args: argparse.Namespace) -> int:
         cfg = load_config(saved, args.overrides)
     else:
         cfg = load_config(args.config, args.overrides)
-    result = train_run(cfg, args.out, resume=args.resume)
+    from semjax.experiments.sweep import TimeLimitReached
+
+    try:
+        result = train_run(cfg, args.out, resume=args.resume, stop_at=_deadline(args))
+    except TimeLimitReached as stop:
+        print(f"semjax: {stop}", file=sys.stderr)
+        return EX_TEMPFAIL
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -264,7 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="runs/mappo", help="run directory")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--json", action="store_true", help="print the evaluation as JSON")
-    train.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.hidden=64 train.num_updates=100")
+    train.add_argument("--stop-after", type=_duration, default=None, metavar="DURATION",
+                       help="stop at the first checkpoint after this long (5400, 90m, 2h30m) with status 75; "
+                            "--resume continues")
+    train.add_argument("overrides", nargs="*", help="dotted overrides, e.g. method=d3qn train.num_updates=100")
     train.set_defaults(func=_train)
 
     ev = sub.add_parser("evaluate", help="evaluate a trained run, optionally under other env params")

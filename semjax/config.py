@@ -30,8 +30,8 @@ def _default_params() -> dict[str, Any]:
     return {name: float(getattr(defaults, name)) for name in _PARAM_FIELDS} | {"task_mix": None}
 
 
-#: Keys of the learners' configs that the method decides: ``method=mappo_unaware`` rather than
-#: ``train.semantic=false``, so that one name says which variant a run is.
+#: The keys of the learners' config sections that the method decides (``method=mappo_unaware``
+#: rather than ``train.semantic=false``), so that one name says which variant a run is.
 METHOD_KEYS = {"train": ("action_space", "semantic"), "d3qn": ("semantic",)}
 
 

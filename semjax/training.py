@@ -28,6 +28,7 @@ from semjax.checkpoint import load_checkpoint, save_checkpoint
 from semjax.config import build_env, load_config, versions
 from semjax.evaluation import evaluate
 from semjax.experiments.methods import D3QN, Method, method_of
+from semjax.experiments.sweep import TimeLimitReached
 from semjax.seeding import eval_key, train_key
 
 
@@ -104,8 +105,13 @@ def _trained(cfg: DictConfig) -> tuple[Method, Any]:
     return method, config
 
 
-def train_run(cfg: DictConfig, out: str | Path, resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
-    """Trains ``cfg`` into ``out`` (resuming from ``out/checkpoint`` if ``resume``); returns eval."""
+def train_run(cfg: DictConfig, out: str | Path, resume: bool = False, progress: bool | None = None,
+              stop_at: float | None = None) -> dict[str, Any]:
+    """Trains ``cfg`` into ``out`` (resuming from ``out/checkpoint`` if ``resume``); returns eval.
+
+    ``stop_at`` (a ``time.monotonic()`` deadline) ends the run at the first checkpoint written
+    after it with :class:`~semjax.experiments.sweep.TimeLimitReached`; ``resume`` continues it.
+    """
     out = Path(out)
     method, config = _trained(cfg)
     if resume and not (out / "checkpoint").is_dir():
@@ -124,7 +130,9 @@ def train_run(cfg: DictConfig, out: str | Path, resume: bool = False, progress: 
         done_updates = int(saved_meta["update"])
     enabled = sys.stderr.isatty() if progress is None else progress
     bar = _Progress(config.num_updates, done_updates, enabled)
-    train = module.make_train(config, env, params, progress=bar)
+    # No host callback without a bar: one less host round trip per update, and a program with a
+    # host callback cannot be kept in JAX's persistent compilation cache.
+    train = module.make_train(config, env, params, progress=bar if enabled else None)
     chunk = max(1, min(int(cfg.checkpoint_every), config.num_updates))
     compiled: dict[int, Any] = {}
     start = time.perf_counter()
@@ -139,6 +147,9 @@ def train_run(cfg: DictConfig, out: str | Path, resume: bool = False, progress: 
         _write_csv(out / "metrics.csv", metrics, done_updates, append=done_updates > 0)
         done_updates += steps
         save_checkpoint(out / "checkpoint", runner, meta)
+        if stop_at is not None and time.monotonic() >= stop_at and done_updates < config.num_updates:
+            bar.close()
+            raise TimeLimitReached(f"update {done_updates + 1} of {config.num_updates} (checkpoint at {done_updates})")
     bar.close()
     train_seconds = time.perf_counter() - start
 

@@ -1,6 +1,15 @@
 """Shared fixtures and hypothesis settings."""
 
 import os
+import tempfile
+
+# One compilation cache for the whole session, shared with the CLI subprocesses the tests start:
+# a program compiled once (the same tiny training in several commands) is loaded after that.
+# Set before JAX reads its config; a cache the user set is kept.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="semjax-test-xla-cache-")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import jax
 import pytest

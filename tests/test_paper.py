@@ -1,211 +1,218 @@
-"""`semjax paper` end to end on a tiny budget: the schema of results.json and its invariants."""
+"""`semjax paper` as users call it, on a tiny budget (tests/paper_tiny: N = K = 2, a few updates):
+the report's schema and invariants, resume, one key scheme across train / sweep / paper, two
+processes equal one, and the claim checks and the "where we differ" text against hand values."""
+
+from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from semjax.agents.oracle import OracleConfig
-from semjax.paper import METHODS, PREFERENCES, PaperBudget, PaperRun, mean_ci
-from semjax.paper import PAPER
-from semjax.results_md import checks, differences, weight_figure_rows
+from semjax.experiments.report import PAPER, PASS, FAIL, UNRESOLVED, checks
+from semjax.experiments.results_md import differences, weight_figure_rows
+from semjax.experiments.store import read_csv
 
-TINY = PaperBudget(
-    seeds=2,
-    episodes=6,
-    sweep_episodes=3,
-    mappo={"num_updates": 2, "num_envs": 4, "num_minibatches": 2, "hidden": 16, "rollout_len": 4},
-    d3qn={"num_updates": 2, "num_envs": 2, "steps_per_update": 2, "learning_starts": 8, "batch_size": 8,
-          "buffer_size": 64, "hidden": 16},
-    retrain={"num_updates": 2, "num_envs": 4, "num_minibatches": 2, "hidden": 16, "rollout_len": 4},
-    retrain_methods=("mappo",),
-    num_ues=(2,),
-    mu_min=(0.1, 0.9),
-    weight_steps=(0.5,),
-    bandwidth=(5e6, 10e6),
-    noise_power=(2e-3,),
-    slope_scales=(1.0, 2.0),
-    oracle=OracleConfig(local_freq_points=5, raw_power_points=5, power_points=3, freq_points=2, mu_points=4,
-                        refine_steps=3),
-)
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "paper_tiny"
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("XLA_FLAGS", None)
+    env.pop("NPROC", None)
+    return env | extra
+
+
+def _paper(out: Path, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "semjax.cli", "paper", "--budget", str(TINY), "--out", str(out), *args],
+                          env=env or _env(), capture_output=True, text=True, timeout=timeout, cwd=out.parent, check=False)
 
 
 @pytest.fixture(scope="module")
 def paper_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("paper")
-    run = PaperRun(out, overrides=("env.num_ues=2", "env.num_channels=2", "env.queue_len=4"), budget=TINY,
-                   progress=False)
-    return out, run.run()
+    out = tmp_path_factory.mktemp("paper") / "run"
+    proc = _paper(out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / "results.json").read_text()), proc.stdout
 
 
-@pytest.mark.slow
-def test_results_schema_and_files(paper_run):
-    out, results = paper_run
-    saved = json.loads((out / "results.json").read_text())
-    assert set(saved["methods"]) == set(METHODS)
-    assert set(saved["table5"]) == set(PREFERENCES)
-    assert set(saved["headline"]) == {"gain_vs_mappo_unaware", "gain_vs_d3qn_unaware"}
+def test_the_report_has_every_figure_and_file(paper_run):
+    out, results, stdout = paper_run
+    assert set(results["methods"]) == {"mappo", "mappo_unaware", "local", "oracle"}
+    assert set(results["table5"]) == {"none", "delay", "energy", "accuracy"}
     for fig in ("fig6_fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13", "fig14", "fig15", "fig16",
                 "fig17_slope_latency", "fig17_slope_energy", "fig17_slope_accuracy"):
-        assert fig in saved["figures"], fig
-    for png in ("fig6_convergence.png", "fig7_convergence.png", "fig8.png", "fig9.png", "fig10.png", "fig11.png",
-                "fig12.png", "fig13.png", "fig14_16.png", "fig17.png"):
+        assert fig in results["figures"], fig
+    for png in ("fig6_convergence.png", "fig8.png", "fig9.png", "fig10.png", "fig11.png", "fig12.png", "fig13.png",
+                "fig14_16.png", "fig17.png"):
         assert (out / png).stat().st_size > 1000, png
-    for name in ("RESULTS.md", "config.yaml", "versions.json", "evaluation_sweeps.csv", "fig10.csv", "fig11.csv"):
+    for name in ("RESULTS.md", "results.json", "evaluation_sweeps.csv", "fig10.csv", "fig11.csv",
+                 "fig6_fig7_learning_curves.csv"):
         assert (out / name).is_file(), name
-    assert saved["run"]["budget_detail"]["seeds"] == 2
+    for spec in ("main", "preferences", "mu_min", "num_ues"):
+        assert (out / spec / "results.csv").is_file() and (out / spec / "programs.csv").is_file(), spec
+    assert not list(out.glob("**/*.pkl")) and not list(out.glob("**/*.claim"))
+    assert results["run"]["specs"]["main"]["seeds"] == [0, 1]
+    assert results["run"]["programs"] == sum(len(read_csv(out / s / "programs.csv"))
+                                             for s in ("main", "preferences", "mu_min", "num_ues"))
+    assert "RESULTS.md" in stdout and "Local is exactly 0.5" in stdout
 
 
-@pytest.mark.slow
-def test_results_invariants(paper_run):
-    _, results = paper_run
+def test_the_report_holds_the_invariants(paper_run):
+    _, results, _ = paper_run
     m = results["methods"]
-    assert m["local"]["qoe"] == 0.5  # exactly
-    for name in METHODS:
-        assert m[name]["reward"] <= m["oracle"]["reward"] + 1e-5, name
-        assert len(m[name]["seeds"]["qoe"]) == (2 if name not in ("local", "random", "raw_offload", "greedy", "oracle") else 1)
+    assert m["local"]["seeds"]["qoe"] == [0.5, 0.5]  # exactly, on every seed's worlds
+    for name in m:
+        assert len(m[name]["seeds"]["qoe"]) == 2
+        # the oracle bounds every method on the same worlds, seed by seed
+        assert np.all(np.asarray(m[name]["seeds"]["reward"]) <= np.asarray(m["oracle"]["seeds"]["reward"]) + 1e-5), name
         np.testing.assert_allclose(m[name]["pct_of_oracle"]["qoe"], 100 * m[name]["qoe"] / m["oracle"]["qoe"])
+        np.testing.assert_allclose(m[name]["qoe"], np.mean(m[name]["seeds"]["qoe"]), rtol=1e-12)
     h = results["headline"]
     assert h["gain_vs_mappo_unaware"] == pytest.approx((m["mappo"]["qoe"] - m["mappo_unaware"]["qoe"]) / m["mappo_unaware"]["qoe"])
-    # the default world appears in the bandwidth sweep at 10 MHz: same policy, same key prefix -> same world
     fig8 = results["figures"]["fig8"]
-    assert fig8["x"] == [5e6, 10e6]
-    assert fig8["methods"]["local"]["qoe"] == [0.5, 0.5]
-    # the one-hot task mixes of Fig. 13 test one task type each
+    assert fig8["x"] == [5e6, 10e6] and fig8["methods"]["local"]["qoe"] == [0.5, 0.5]
+    # 10 MHz is the default world: the same policy on the same keys gives the default's numbers
+    assert fig8["methods"]["mappo"]["qoe"][1] == pytest.approx(m["mappo"]["qoe"], rel=1e-6)
     assert results["figures"]["fig13"]["x"] == ["hybrid", "text_only", "image_only", "vqa_only"]
-    statements = {s: ok for s, ok, _ in checks(results)}
-    assert statements["Local is exactly 0.5"]
-    assert statements["the per-step oracle bounds every method (team reward per step)"]
+    assert results["figures"]["fig10"]["x"] == [2, 3] and results["figures"]["fig11"]["x"] == [0.5, 0.9]
+    assert results["figures"]["fig14"]["weights"] == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]  # accuracy, then delay
+    verdicts = {s: v for s, v, _ in checks(results)}
+    assert verdicts["Local is exactly 0.5"] == PASS
+    assert verdicts["the per-step oracle bounds every method (team reward per step, seed by seed)"] == PASS
 
 
-
-@pytest.mark.slow
-def test_rerun_resumes_every_program_and_reproduces(paper_run):
-    out, _ = paper_run
-    before = json.loads((out / "results.json").read_text())
-    PaperRun(out, overrides=("env.num_ues=2", "env.num_channels=2", "env.queue_len=4"), budget=TINY,
-             progress=False).run()
-    after = json.loads((out / "results.json").read_text())
-    assert before["run"]["resumed"] == []
-    assert sorted(after["run"]["resumed"]) == sorted(before["run"]["timings_s"])
-    assert after["run"]["timings_s"] == before["run"]["timings_s"]
-    for key in ("methods", "table5", "headline", "figures"):
-        assert after[key] == before[key], key
+def test_a_rerun_resumes_every_run_and_writes_the_same_numbers(paper_run, tmp_path):
+    out, results, _ = paper_run
+    before = {s: (out / s / "results.csv").read_text() for s in ("main", "preferences", "mu_min", "num_ues")}
+    programs = {s: len(read_csv(out / s / "programs.csv")) for s in before}
+    proc = _paper(out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for s, text in before.items():
+        assert (out / s / "results.csv").read_text() == text, s
+        assert len(read_csv(out / s / "programs.csv")) == programs[s], s  # no program ran again
+    again = json.loads((out / "results.json").read_text())
+    assert again["methods"] == results["methods"] and again["figures"] == results["figures"]
 
 
-def test_retraining_in_chunks_equals_one_program(tmp_path, caplog):
-    # The full budget splits a figure's settings over several cached programs; the policies are
-    # the ones a single vmapped program trains, each chunk's label names its settings, and the
-    # chunk size stays out of the fingerprint (a run resumes whatever the grouping).
-    import dataclasses
-    import logging
-
+def test_seed_s_is_the_same_run_in_train_sweep_and_paper(paper_run, tmp_path):
+    """One key scheme: `semjax train seed=1`, seed 1 of a sweep and the paper's seed 1 train the
+    same network (the paper's kept policy, a sweep's kept policy and the checkpoint agree)."""
     import jax
 
-    over = ("env.num_ues=2", "env.num_channels=2", "env.queue_len=4")
-    caplog.set_level(logging.INFO, logger="semjax.paper")
-    whole = PaperRun(tmp_path / "whole", overrides=over, budget=TINY, progress=False)
-    chunked = PaperRun(tmp_path / "chunked", overrides=over, progress=False,
-                       budget=dataclasses.replace(TINY, max_runs_per_program=2 * TINY.seeds))
-    sets = [whole.params.replace(mu_min=v) for v in (0.1, 0.5, 0.9)]
-    config = whole._config("mappo", retrain=True)
-    a = whole._train_settings("fig11", "mappo", config, whole.env, whole.params, sets)
-    b = chunked._train_settings("fig11", "mappo", config, chunked.env, chunked.params, sets)
-    assert list(whole.timings) == ["fig11 train mappo"]
-    assert list(chunked.timings) == ["fig11 train mappo settings 0-1 of 3", "fig11 train mappo settings 2-2 of 3"]
-    assert chunked.fingerprint() == whole.fingerprint()
-    # without a terminal each program's start and end is logged, for a run left in the background
-    lines = [r.getMessage() for r in caplog.records if r.name == "semjax.paper"]
-    label = "fig11 train mappo settings 2-2 of 3"
-    assert lines[-2] == f"{label}: started"
-    assert lines[-1] == f"{label}: {chunked.timings[label]:.0f} s"
-    again = PaperRun(tmp_path / "chunked", overrides=over, progress=False, budget=chunked.budget)
-    again._train_settings("fig11", "mappo", config, again.env, again.params, sets)
-    assert caplog.records[-2].getMessage() == f"{label}: loaded from {tmp_path / 'chunked' / 'cache'}"
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
-        assert x.shape[:2] == (3, TINY.seeds)
-        np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-5, atol=1e-6)
+    from semjax.checkpoint import load_checkpoint
+    from semjax.config import build_env, load_config
+    from semjax.experiments.methods import METHODS
+    from semjax.experiments.store import load_tree
+    from semjax.experiments.sweep import load_sweep
+
+    out, _, _ = paper_run
+    main = load_sweep(TINY / "main.yaml")
+    run = next(r for r in main.runs() if r.method.name == "mappo" and r.seed == 1)
+    paper_policy = load_tree(out / "policies" / f"{run.train_id}.msgpack")["policy"]
+
+    # the same config as a `semjax train` run: the sweep's resolved config with seed 1
+    cfg_path = tmp_path / "tiny.yaml"
+    from omegaconf import OmegaConf
+
+    cfg_path.write_text(OmegaConf.to_yaml(run.cfg))
+    proc = subprocess.run([sys.executable, "-m", "semjax.cli", "train", "--config", str(cfg_path), "--out",
+                           str(tmp_path / "train"), "seed=1"], env=_env(), capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = load_config(tmp_path / "train" / "config.yaml")
+    env, params = build_env(cfg)
+    method = METHODS["mappo"]
+    runner, _ = load_checkpoint(tmp_path / "train" / "checkpoint", method, method.config(cfg), env, params)
+
+    # and as seed 1 of a sweep of its own (batched with seed 3)
+    sweep_file = tmp_path / "one.yaml"
+    sweep_file.write_text(f"base_config: {cfg_path}\nmethod: mappo\nseeds: [3, 1]\n")
+    proc = subprocess.run([sys.executable, "-m", "semjax.cli", "sweep", str(sweep_file), "--out", str(tmp_path / "sweep")],
+                          env=_env(), capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    swept = load_sweep(sweep_file).runs()[1]
+    assert (swept.seed, swept.train_id) == (1, run.train_id)  # the same run by name
+    sweep_policy = load_tree(tmp_path / "sweep" / "policies" / f"{swept.train_id}.msgpack")["policy"]
+
+    trained = jax.tree.leaves(runner.actor.params)
+    for other in (paper_policy, sweep_policy):
+        leaves = jax.tree.leaves(other)
+        assert len(leaves) == len(trained)
+        for a, b in zip(trained, leaves):
+            # batched runs round differently in float32 (vmap over runs, sharding): closely, not bitwise
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    # and they are not trivially equal: seed 3 trained other weights
+    seed3 = load_tree(tmp_path / "sweep" / "policies" / f"{load_sweep(sweep_file).runs()[0].train_id}.msgpack")["policy"]
+    assert max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+               for a, b in zip(jax.tree.leaves(seed3), trained)) > 1e-3
 
 
-def test_each_weight_vector_is_trained_once(tmp_path, monkeypatch):
-    # A pair's end points (Fig. 14 at w_latency = 0 is (0, 0, 1), for example) are Table V's
-    # single-objective rows: they are trained once, Table V's four first, and shared.
-    import dataclasses
-
-    from semjax.paper import METRICS
-
-    budget = dataclasses.replace(TINY, weight_steps=(0.0, 0.5, 1.0))
-    run = PaperRun(tmp_path, overrides=("env.num_ues=2", "env.num_channels=2", "env.queue_len=4"), budget=budget,
-                   progress=False)
-    calls = []
-
-    def fake_retrain(fig, param_sets, methods, env=None, params=None):
-        # the i-th trained setting reports i as every metric, so the figures show which run they use
-        calls.append((fig, [(p.w_latency, p.w_energy, p.w_accuracy) for p in param_sets], tuple(methods)))
-        one = [{k: np.array([float(i)]) for k in METRICS} for i in range(len(param_sets))]
-        return {"mappo": [(o, [o] * len(run.names)) for o in one]}
-
-    monkeypatch.setattr(run, "_retrain", fake_retrain)
-    [weights_entry] = [e for e in run._retrain_plan() if e[0] == "weights"]
-    run._retrain_weights(weights_entry[1])
-    [(fig, vectors, methods)] = calls
-    assert (fig, methods) == ("weights", ("mappo",))
-    expected = [PREFERENCES[p] for p in ("none", "delay", "energy", "accuracy")]
-    expected += [(0.5, 0.0, 0.5), (0.0, 0.5, 0.5), (0.5, 0.5, 0.0)]
-    np.testing.assert_allclose(np.asarray(vectors, np.float64), np.asarray(expected), rtol=1e-7)
-    assert [run.results["table5"][p]["qoe"] for p in ("none", "delay", "energy", "accuracy")] == [0, 1, 2, 3]
-    # (latency, accuracy), (energy, accuracy), (latency, energy) at w = 0, 0.5, 1
-    assert run.results["figures"]["fig14"]["mappo"]["qoe"] == [3, 4, 1]
-    assert run.results["figures"]["fig15"]["mappo"]["qoe"] == [3, 5, 2]
-    assert run.results["figures"]["fig16"]["mappo"]["qoe"] == [2, 6, 1]
-    assert run.results["figures"]["fig16"]["weights"] == [[0.0, 1.0, 0.0], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0]]
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
 
 
-def test_mean_ci_against_hand_values():
-    mean, half = mean_ci([1.0, 3.0])
-    assert mean == 2.0
-    assert half == pytest.approx(12.706 * np.sqrt(2.0) / np.sqrt(2))  # t_{0.975,1} * s / sqrt(n), s = sqrt(2)
-    assert mean_ci([0.7]) == (0.7, 0.0)
+def test_two_processes_write_the_tables_of_one(paper_run, tmp_path):
+    # Two CLI processes of one CPU device each form one JAX run (the multi-host path on one
+    # machine): process 0 decides what is pending and writes; both run every program.
+    single, _, _ = paper_run
+    out = tmp_path / "two"
+    coordinator = f"localhost:{_free_port()}"
+    cmd = [sys.executable, "-m", "semjax.cli", "paper", "--budget", str(TINY), "--out", str(out), "--host-devices", "1",
+           "--coordinator", coordinator, "--num-processes", "2", "--process-id"]
+    procs = [subprocess.Popen(cmd + [str(i)], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=tmp_path) for i in range(2)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    for p, (_, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+    for spec in ("main", "preferences", "mu_min", "num_ues"):
+        got, want = read_csv(out / spec / "results.csv"), read_csv(single / spec / "results.csv")
+        assert [{k: v for k, v in r.items() if k != "value"} for r in got] == \
+               [{k: v for k, v in r.items() if k != "value"} for r in want], spec
+        np.testing.assert_allclose([float(r["value"]) for r in got], [float(r["value"]) for r in want],
+                                   rtol=2e-4, atol=1e-6, err_msg=spec)
 
 
-def test_thread_pool_size_is_part_of_the_fingerprint(tmp_path, monkeypatch):
-    # XLA's CPU pool size changes the trained weights (semjax.config.versions), so a cache
-    # written under one size is not resumed under another; the XLA flags are recorded too.
-    from semjax.config import versions
-    from semjax.run_cache import RunCache
-
-    monkeypatch.setenv("NPROC", "16")
-    assert versions()["xla_cpu_threads"] == "16"
-    assert "--xla_cpu_enable_concurrency_optimized_scheduler=false" in versions()["xla_flags"]
-    over = ("env.num_ues=2", "env.num_channels=2", "env.queue_len=4")
-    RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())
-    monkeypatch.setenv("NPROC", "3")
-    with pytest.raises(ValueError, match=r"""differing keys: \['versions.xla_cpu_threads'\]: versions.xla_cpu_threads: "16" there, "3" here"""):
-        RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())
+# ----------------------------------------------------------------------------- the checks, by hand
 
 
-def test_learner_library_versions_are_part_of_the_fingerprint(tmp_path, monkeypatch):
-    # optax, distrax (and its TensorFlow Probability), chex and flashbax decide the trained weights
-    # as much as jax does: a cache is not resumed under other versions of them.
-    from importlib.metadata import version
+def _results(mappo, discrete, unaware, local=(0.5, 0.5, 0.5), oracle_reward=(3.0, 3.0, 3.0)):
+    def method(qoe, reward=None):
+        reward = reward if reward is not None else [2.0] * len(qoe)
+        return {"qoe": float(np.mean(qoe)), "reward": float(np.mean(reward)), "seeds": {"qoe": list(qoe), "reward": list(reward)}}
 
-    import chex
-    import distrax
-    import optax
+    return {"methods": {"mappo": method(mappo), "mappo_discrete": method(discrete), "mappo_unaware": method(unaware),
+                        "local": method(local), "oracle": method((0.6, 0.6, 0.6), oracle_reward)}}
 
-    import semjax.config as config
-    from semjax.run_cache import RunCache
 
-    v = config.versions()
-    assert (v["optax"], v["distrax"], v["chex"], v["flashbax"]) == (
-        optax.__version__, distrax.__version__, chex.__version__, version("flashbax"))  # flashbax has no __version__
-    assert "not installed" in (v["tensorflow-probability"], v["tfp-nightly"])  # one of the two provides tfp
-    over = ("env.num_ues=2", "env.num_channels=2", "env.queue_len=4")
-    RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())
-    real = config._installed
-    monkeypatch.setattr(config, "_installed", lambda name: "9.9.9" if name == "optax" else real(name))
-    with pytest.raises(ValueError, match=rf"""versions.optax: "{optax.__version__}" there, "9.9.9" here"""):
-        RunCache(tmp_path / "cache", PaperRun(tmp_path, overrides=over, budget=TINY, progress=False).fingerprint())
+def test_checks_pass_only_when_welch_separates_the_seeds():
+    # means 0.580 vs 0.570 with sd 0.001 (n = 3): Welch t = 12.2, p < 1e-3 -> resolved
+    clear = _results((0.579, 0.580, 0.581), (0.569, 0.570, 0.571), (0.549, 0.550, 0.551))
+    verdicts = {s: v for s, v, _ in checks(clear)}
+    assert verdicts["semantic-aware MAPPO is the best learned method (QoE)"] == PASS
+    assert verdicts["mappo_unaware is below its aware twin mappo (QoE)"] == PASS
+    assert verdicts["Local is exactly 0.5"] == PASS
+    # the same means with sd 0.01: t = 1.22, p = 0.29 -> not resolved, though mappo's mean is higher
+    noisy = _results((0.570, 0.580, 0.590), (0.560, 0.570, 0.580), (0.549, 0.550, 0.551))
+    verdicts = {s: v for s, v, _ in checks(noisy)}
+    assert verdicts["semantic-aware MAPPO is the best learned method (QoE)"] == UNRESOLVED
+    # resolved the other way round: FAIL
+    reversed_ = _results((0.569, 0.570, 0.571), (0.579, 0.580, 0.581), (0.549, 0.550, 0.551))
+    assert {s: v for s, v, _ in checks(reversed_)}["semantic-aware MAPPO is the best learned method (QoE)"] == FAIL
+    # a seed above the oracle's on the same worlds breaks the bound; Local off 0.5 on one seed fails
+    broken = _results((0.579, 0.580, 0.581), (0.569, 0.570, 0.571), (0.549, 0.550, 0.551), local=(0.5, 0.5, 0.51),
+                      oracle_reward=(3.0, 1.5, 3.0))
+    verdicts = {s: v for s, v, e in checks(broken)}
+    assert verdicts["Local is exactly 0.5"] == FAIL
+    assert verdicts["the per-step oracle bounds every method (team reward per step, seed by seed)"] == FAIL
 
 
 def test_differences_quote_hand_computed_figures():
@@ -266,58 +273,20 @@ def test_weight_figure_rows_describe_each_metric_on_its_own_scale():
     assert len(rows) == 4  # Fig. 15 absent: no rows
 
 
-def test_a_method_missing_from_the_last_settings_is_padded_with_null(tmp_path):
-    # Fig. 10's oracle stops where its search grows too large: its lists still line up with "x".
-    run = PaperRun(tmp_path, overrides=("env.num_ues=2", "env.num_channels=2"), budget=TINY, progress=False)
+def test_the_paper_specs_load_and_share_their_trainings():
+    """The shipped specs (both budgets) load; runs that the paper trains twice by name are one run."""
+    from semjax.experiments.paper import load_specs
 
-    def result(qoe):
-        return {"qoe": np.array([qoe]), "reward": np.array([2 * qoe])}, None
-
-    run._record_retrain("fig10", "num_ues", [2, 4, 6], {"mappo": [result(0.6), result(0.55), result(0.52)],
-                                                        "oracle": [result(0.65)]})
-    fig = run.results["figures"]["fig10"]
-    assert fig["methods"]["oracle"] == {"qoe": [0.65, None, None], "qoe_ci95": [0.0, None, None],
-                                        "reward": [1.3, None, None]}
-    assert fig["methods"]["mappo"]["qoe"] == pytest.approx([0.6, 0.55, 0.52])
-    rows = (tmp_path / "fig10.csv").read_text().splitlines()
-    assert rows[0] == "figure,param,x,method,seed,qoe,reward" and len(rows) == 1 + 4
-    assert rows[-1].startswith("fig10,num_ues,2,oracle,0,0.65")
-    assert (tmp_path / "fig10.png").stat().st_size > 1000
-
-
-@pytest.mark.slow
-def test_two_workers_on_one_folder_write_the_single_process_results(tmp_path, paper_run):
-    # Two workers (threads acting as two processes) share the programs of one tiny run and
-    # each writes the results a single process wrote.
-    import os
-    import socket
-    import threading
-
-    import semjax.paper as paper
-
-    over = ("env.num_ues=2", "env.num_channels=2", "env.queue_len=4")
-    runs = [PaperRun(tmp_path, overrides=over, budget=TINY, progress=False) for _ in range(2)]
-    runs[1]._open_cache()
-    runs[1].cache.owner = {"host": socket.gethostname(), "pid": os.getppid()}  # as another live process
-    results, errors = [None, None], []
-
-    def work(i):
-        try:
-            results[i] = runs[i].run()
-        except Exception as e:  # reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    single = json.loads((paper_run[0] / "results.json").read_text())
-    computed = [set(r["run"]["timings_s"]) - set(r["run"]["resumed"]) for r in results]
-    assert computed[0] and computed[1] and not computed[0] & computed[1]  # the work was shared, none twice
-    assert computed[0] | computed[1] == set(single["run"]["timings_s"])
-    for r in results:
-        for key in ("methods", "table5", "headline", "figures"):
-            assert json.loads(json.dumps(r[key], default=paper._json_default)) == single[key], key
-    assert not list((tmp_path / "cache").glob("*.claim"))
+    for budget in ("full", "quick"):
+        sweeps = load_specs(budget)
+        assert [s.name for s in sweeps] == ["main", "preferences", "mu_min", "num_ues"]
+        ids = [{r.train_id for r in s.runs() if r.train_id} for s in sweeps]
+        assert all(ids)
+    full = load_specs("full")
+    main, mu_min = full[0], full[2]
+    assert set(main.methods) == {"mappo", "mappo_discrete", "mappo_unaware", "d3qn", "d3qn_unaware", "local", "random",
+                                 "raw_offload", "greedy", "oracle"}
+    assert not any(r.method.name == "oracle" and int(r.cfg.env.num_ues) > 4 for r in full[3].runs())
+    assert len(full[1].configs()) == 13  # Table V's 4 vectors and 3 mid points per pair of Figs. 14-16
+    with pytest.raises(ValueError, match="lacks"):
+        load_specs(REPO / "tests")

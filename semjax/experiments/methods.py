@@ -61,7 +61,7 @@ D3QN = Algorithm("d3qn", "d3qn", d3qn.D3QNConfig, d3qn, "q")
 
 @dataclass(frozen=True)
 class Method:
-    """One entry of :data:`METHODS` (see the module doc)."""
+    """One entry of the registry ``METHODS`` (see the module doc)."""
 
     name: str
     description: str
@@ -76,7 +76,7 @@ class Method:
 
     @property
     def config_section(self) -> str | None:
-        """The config section that decides this method's numbers (None: no settings)."""
+        """The config section that decides this method's numbers, or None for a method without settings."""
         return self.algorithm.section if self.learned else self.section
 
     def config(self, cfg: DictConfig):
