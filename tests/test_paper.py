@@ -284,6 +284,7 @@ def test_the_paper_specs_load_and_share_their_trainings():
         assert all(ids)
     full = load_specs("full")
     main, mu_min = full[0], full[2]
+    assert "mappo_unaware" not in mu_min.methods  # Fig. 11 retrains the semantic-aware learners only
     assert set(main.methods) == {"mappo", "mappo_discrete", "mappo_unaware", "d3qn", "d3qn_unaware", "local", "random",
                                  "raw_offload", "greedy", "oracle"}
     assert not any(r.method.name == "oracle" and int(r.cfg.env.num_ues) > 4 for r in full[3].runs())
