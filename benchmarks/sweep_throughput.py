@@ -6,7 +6,7 @@ The configs: the default world under a 4 x 4 grid of bandwidth x mu_min (``--con
 each trained by MAPPO for ``--updates`` updates of ``--num-envs`` envs (the rest of the
 training config is ``configs/paper.yaml``'s) and evaluated over ``--episodes`` test episodes.
 
-* vmapped: ``semjax.sweep.make_program`` over all configs at once, sharded over all devices.
+* vmapped: ``semjax.experiments.sweep.make_program`` over all configs at once, sharded over all devices.
 * loop: the same train-and-evaluate function jitted for one config with the params passed as
   arguments, compiled once and called once per config (the fair peer: no recompilation).
 
@@ -35,13 +35,14 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from semjax.agents.mappo import make_policy, make_train
-from semjax.config import build_env, load_config, train_config, versions
+from semjax.config import build_env, load_config, versions
 from semjax.evaluation import rollout, summarize
-from semjax.sweep import EVAL_KEY_SALT, _stack, make_mesh, make_program, prepare_host
+from semjax.experiments.methods import METHODS
+from semjax.experiments.sweep import make_mesh, make_program, run_chunk, stack
+from semjax.host import prepare_host
+from semjax.seeding import eval_key_from
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,7 +65,7 @@ def configs(count: int, updates: int, num_envs: int, episodes: int):
 def _setup(count: int, updates: int, num_envs: int, episodes: int):
     cfgs = configs(count, updates, num_envs, episodes)
     env, _ = build_env(cfgs[0])
-    config = train_config(cfgs[0])
+    config = METHODS["mappo"].config(cfgs[0])
     params = [build_env(c)[1] for c in cfgs]
     return env, config, params
 
@@ -76,7 +77,7 @@ def measure_loop(env, config, stacked, keys, count: int, episodes: int) -> tuple
     def one(p, key):
         runner, _ = make_train(config, env, p)(key)
         act, carry = make_policy(config, env, runner.actor.params)
-        rec = rollout(env, p, act, jax.random.fold_in(key, EVAL_KEY_SALT), episodes, carry)
+        rec = rollout(env, p, act, eval_key_from(key), episodes, carry)
         return summarize(env, p, rec)[0]
 
     start = time.perf_counter()
@@ -100,7 +101,7 @@ def measure_loop(env, config, stacked, keys, count: int, episodes: int) -> tuple
 def loop_only(count: int, updates: int, num_envs: int, episodes: int) -> dict:
     """The loop arm alone, on one device, under whatever XLA settings this process has."""
     env, config, params = _setup(count, updates, num_envs, episodes)
-    stacked = _stack(params)
+    stacked = stack(params)
     keys = jax.vmap(jax.random.key)(np.arange(count, dtype=np.uint32))
     timings, qoe = measure_loop(env, config, stacked, keys, count, episodes)
     return timings | {"qoe": qoe}
@@ -119,18 +120,14 @@ def measure(count: int, updates: int, num_envs: int, episodes: int, default_loop
     env, config, params = _setup(count, updates, num_envs, episodes)
     seeds = list(range(count))
 
-    # vmapped: one program over every config.
+    # vmapped: one program over every config (the engine's own chunk runner: shard, compile, run).
     mesh = make_mesh(count, config.num_envs)
-    program = make_program(env, episodes, mesh, config=config)
-    runs = NamedSharding(mesh, P("runs"))
-    stacked = jax.device_put(_stack(params), runs)
-    keys = jax.device_put(jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32)), runs)
-    start = time.perf_counter()
-    compiled = program.lower(stacked, keys).compile()
-    v_compile = time.perf_counter() - start
-    start = time.perf_counter()
-    v_out = jax.block_until_ready(compiled(stacked, keys))
-    v_run = time.perf_counter() - start
+    program = make_program(METHODS["mappo"], config, env, episodes, mesh, True)
+    timings: dict[str, float] = {}
+    v_out = run_chunk(program, mesh, seeds, params, [[p] for p in params], timings=timings)
+    v_compile, v_run = timings["compile_s"], timings["run_s"]
+    stacked = stack(params)
+    keys = jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
 
     # loop: one config at a time, params as arguments, compiled once.
     loop, l_qoe = measure_loop(env, config, stacked, keys, count, episodes)
@@ -149,7 +146,7 @@ def measure(count: int, updates: int, num_envs: int, episodes: int, default_loop
         "ratio_steady": l_run / v_run,
         "ratio_with_compile": (l_compile + l_run) / (v_compile + v_run),
         # The two paths compute the same runs: their QoE must agree (float32, vmap batching).
-        "max_abs_qoe_difference": float(np.max(np.abs(np.asarray(v_out["overall"]["qoe"]) - np.asarray(l_qoe)))),
+        "max_abs_qoe_difference": float(np.max(np.abs(np.asarray(v_out["overall"]["qoe"])[:, 0] - np.asarray(l_qoe)))),
     }
     if default_loop:
         d = default_loop_subprocess(count, updates, num_envs, episodes)
@@ -157,7 +154,7 @@ def measure(count: int, updates: int, num_envs: int, episodes: int, default_loop
         out["ratio_steady_vs_default_loop"] = d["run_s"] / v_run
         out["ratio_with_compile_vs_default_loop"] = (d["compile_s"] + d["run_s"]) / (v_compile + v_run)
         out["max_abs_qoe_difference_default_loop"] = float(
-            np.max(np.abs(np.asarray(v_out["overall"]["qoe"]) - np.asarray(d["qoe"]))))
+            np.max(np.abs(np.asarray(v_out["overall"]["qoe"])[:, 0] - np.asarray(d["qoe"]))))
     return out
 
 
