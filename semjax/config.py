@@ -77,15 +77,26 @@ def _hint(key: str | None) -> str:
     return ""
 
 
+def _read(path: Path, seen: tuple = ()) -> DictConfig:
+    """A config file, merged onto the file its ``extends`` key names (relative to it)."""
+    if not path.is_file():
+        raise ValueError(f"config file {str(path)!r} does not exist")
+    if path.resolve() in seen:
+        raise ValueError(f"config file {str(path)!r}: 'extends' loops back to itself")
+    values = OmegaConf.load(path)
+    parent = values.pop("extends", None) if isinstance(values, DictConfig) else None
+    if parent is None:
+        return values
+    return OmegaConf.merge(_read(path.parent / str(parent), seen + (path.resolve(),)), values)
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """The default config, merged with the YAML file at ``path`` and then the overrides."""
+    """The default config, merged with the YAML file at ``path`` (and the file it ``extends``,
+    if any), then the overrides."""
     cfg = default_config()
     try:
         if path is not None:
-            path = Path(path)
-            if not path.is_file():
-                raise ValueError(f"config file {str(path)!r} does not exist")
-            cfg = OmegaConf.merge(cfg, OmegaConf.load(path))
+            cfg = OmegaConf.merge(cfg, _read(Path(path)))
         for item in overrides:
             if "=" not in item:
                 raise ValueError(f"override {item!r} must look like key=value (e.g. params.bandwidth=5e6)")

@@ -236,6 +236,24 @@ def test_smaller_world_override(tmp_path, local_only, capsys):
     assert local["reward"] == pytest.approx(2 * local["reward_per_ue"])
 
 
+def test_a_config_extends_another_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "base.yaml").write_text("seed: 3\nparams: {bandwidth: 5.0e6, mu_min: 0.2}\ntrain: {gamma: 0.5}\n")
+    (tmp_path / "sub" / "child.yaml").write_text("extends: ../base.yaml\nparams: {mu_min: 0.4}\n")
+    cfg = load_config(tmp_path / "sub" / "child.yaml", ["train.gamma=0.0"])
+    # the child wins over its parent, the command line over both; the parent's other keys stay
+    assert (cfg.seed, cfg.params.bandwidth, cfg.params.mu_min, cfg.train.gamma) == (3, 5e6, 0.4, 0.0)
+    (tmp_path / "loop.yaml").write_text("extends: loop.yaml\n")
+    with pytest.raises(ValueError, match="loops back"):
+        load_config(tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("extends: missing.yaml\n")
+    with pytest.raises(ValueError, match="missing.yaml"):
+        load_config(tmp_path / "orphan.yaml")
+    strong, paper = load_config("configs/strong.yaml"), load_config("configs/paper.yaml")
+    assert strong.train.gamma == strong.d3qn.gamma == 0.0
+    assert {k: v for k, v in strong.train.items() if k != "gamma"} == {k: v for k, v in paper.train.items() if k != "gamma"}
+
+
 def test_yaml_config_file(tmp_path, local_only, capsys):
     config = tmp_path / "world.yaml"
     config.write_text("seed: 7\nenv:\n  queue_len: 5\nparams:\n  bandwidth: 2.0e7\n  mu_min: 0.2\n")

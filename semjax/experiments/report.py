@@ -211,7 +211,9 @@ def build_results(out: Path, sweeps: list[Sweep], budget: str, seconds: float) -
 
 def _spec_detail(sweep: Sweep) -> dict[str, Any]:
     b = sweep.base
-    return {"methods": list(sweep.methods), "seeds": list(sweep.seeds), "configs": len(sweep.configs()),
+    config = sweep.source.get("base_config")
+    return {"base_config": Path(config).name if config else None, "gamma": float(b.train.gamma),
+            "methods": list(sweep.methods), "seeds": list(sweep.seeds), "configs": len(sweep.configs()),
             "points": len(sweep.points), "mappo_updates": int(b.train.num_updates), "mappo_envs": int(b.train.num_envs),
             "d3qn_updates": int(b.d3qn.num_updates), "episodes": int(b.eval.episodes)}
 

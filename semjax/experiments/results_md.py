@@ -147,7 +147,8 @@ def _budget_sentence(run: dict[str, Any]) -> str:
     retrain = specs.get("preferences", {})
     return (f"{len(main.get('seeds', []))} seeds at the default world, {main.get('mappo_updates', '?')} MAPPO / "
             f"{main.get('d3qn_updates', '?')} D3QN updates, retraining at {retrain.get('mappo_updates', '?')} MAPPO "
-            f"updates with {len(retrain.get('seeds', []))} seeds")
+            f"updates with {len(retrain.get('seeds', []))} seeds; learners of `{main.get('base_config') or 'the defaults'}` "
+            f"(discount {main.get('gamma', '?')})")
 
 
 def _record_sentence(run: dict[str, Any]) -> str:
