@@ -170,6 +170,7 @@ def _model_constants(root: Path) -> tuple[list]:
 _MEASURED = "semjax/profiles/measured.json"
 _PAPER_PROFILE = "semjax/profiles/paper.json"
 _PAPER_FULL = "results/paper_full/results.json"
+_PAPER_QUICK = "results/paper_quick/results.json"
 
 TABLES: dict[str, Table] = {
     # the model (docs/model.md)
@@ -185,6 +186,16 @@ TABLES: dict[str, Table] = {
     "codec_paper_scale_flops": Table(tables.paper_scale_flops_table, (_MEASURED,)),
     # the full `semjax paper` run
     "paper_full_methods": Table(tables.paper_methods_table, (_PAPER_FULL,)),
+    "paper_quick_methods": Table(tables.paper_methods_table, (_PAPER_QUICK,)),
+    "paper_quick_claims": Table(tables.paper_claims_table, (_PAPER_QUICK,)),
+    "paper_quick_time": Table(tables.paper_time_table, (_PAPER_QUICK,)),
+    "learners_gamma": Table(lambda rows: tables.sweep_contrast_table(rows, "gamma_0", "gamma_0.99", "qoe")
+                            + "\n\n" + tables.sweep_summary_table(rows, ("qoe", "reward", "train_reward_last")),
+                            ("results/learners/gamma/summary.csv",)),
+    "learners_budget": Table(lambda rows: tables.sweep_summary_table(rows, ("qoe", "reward", "collision_rate")),
+                             ("results/learners/budget/summary.csv",)),
+    "learners_d3qn": Table(lambda rows: tables.sweep_summary_table(rows, ("qoe", "reward")),
+                           ("results/learners/d3qn/summary.csv",)),
     "paper_full_machines": Table(tables.paper_machines_table, (_PAPER_FULL,)),
     "paper_full_stages": Table(tables.paper_stages_table, (_PAPER_FULL,)),
     "paper_full_training_programs": Table(tables.paper_training_programs_table, (_PAPER_FULL,)),

@@ -355,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scale_out(sw)
     sw.add_argument("overrides", nargs="*", help="dotted overrides of the sweep file, e.g. seeds=2 base.train.num_updates=50")
     sw.set_defaults(func=_sweep)
+    from semjax.calibration import add_parser as add_calibrate_parser
+
+    add_calibrate_parser(sub)
     return parser
 
 

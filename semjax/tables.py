@@ -258,10 +258,81 @@ def paper_methods_table(results: Mapping[str, Any]) -> str:
         rows,
     )
     run = results.get("run", {})
-    detail = run.get("budget_detail", {})
-    caption = (f"Budget `{run.get('budget', MISSING)}`: {detail.get('seeds', MISSING)} seeds, "
-               f"{detail.get('episodes', MISSING)} test episodes per seed, every method on the same worlds.")
+    detail = run.get("budget_detail") or {}  # the first full run's schema
+    main = (run.get("specs") or {}).get("main") or {}  # the engine's: one entry per spec
+    seeds = detail.get("seeds", len(main.get("seeds", [])) or MISSING)
+    episodes = detail.get("episodes", main.get("episodes", MISSING))
+    caption = (f"Budget `{run.get('budget', MISSING)}`: {seeds} seeds, "
+               f"{episodes} test episodes per seed, every method on the same worlds.")
     return table + "\n\n" + caption
+
+
+def paper_claims_table(results: Mapping[str, Any]) -> str:
+    """The claim checks of a ``semjax paper`` run (``results["claims"]``): each claim, its verdict
+    (PASS, FAIL, or not resolved at this budget) and the evidence (means and Welch p-values)."""
+    rows = [[c["claim"], c["verdict"], c["evidence"]] for c in results.get("claims", [])]
+    return markdown_table(["claim", "verdict", "evidence"], rows)
+
+
+def paper_time_table(results: Mapping[str, Any]) -> str:
+    """What a ``semjax paper`` run cost: the specs' program time (compile and run, from each
+    spec's ``programs.csv``) and the invocation's wall time, with the machine and devices."""
+    run = results.get("run", {})
+    versions = run.get("versions", {})
+    rows = [[run.get("budget", MISSING), str(run.get("programs", MISSING)),
+             f"{run['program_seconds'] / 60:.1f} min" if _is_number(run.get("program_seconds")) else MISSING,
+             f"{run['seconds'] / 60:.1f} min" if _is_number(run.get("seconds")) else MISSING,
+             versions.get("cpu", MISSING), versions.get("devices", MISSING)]]
+    return markdown_table(["budget", "programs", "program time", "wall time of the invocation", "CPU", "devices"], rows)
+
+
+def _summary_index(rows: Sequence[Mapping[str, str]], task: str = "all") -> dict:
+    return {(r["method"], r.get("label") or r["config"], r["metric"]): r for r in rows if r["task"] == task}
+
+
+def sweep_summary_table(rows: Sequence[Mapping[str, str]], metrics: Sequence[str] = ("qoe", "reward")) -> str:
+    """A sweep's ``summary.csv`` as one row per method (and labelled config): each metric's mean
+    with its 95 % half-width over seeds, and the number of seeds."""
+    index = _summary_index(rows)
+    keys = list(dict.fromkeys((m, c) for m, c, _ in index))
+    labelled = any(any(ch.isalpha() for ch in str(c)) for _, c in keys)
+    out = []
+    for method, config in keys:
+        cells = [METHOD_LABELS.get(method, method)] + ([config] if labelled else [])
+        for metric in metrics:
+            r = index.get((method, config, metric))
+            if r is None:
+                cells.append(MISSING)
+                continue
+            mean, low = float(r["mean"]), float(r["ci95_low"])
+            cells.append(f"{fixed(mean)} ± {fixed(mean - low)}")
+        cells.append(next((index[(method, config, m)]["n"] for m in metrics if (method, config, m) in index), MISSING))
+        out.append(cells)
+    header = ["method"] + (["setting"] if labelled else []) + [f"{m} (±95 %)" for m in metrics] + ["seeds"]
+    return markdown_table(header, out)
+
+
+def sweep_contrast_table(rows: Sequence[Mapping[str, str]], first: str, second: str, metric: str = "qoe") -> str:
+    """Per method, a metric under two labelled settings of a sweep, their difference and Welch's
+    two-sided p-value from the summary statistics (means, intervals and seed counts)."""
+    from scipy import stats as sps
+
+    index = _summary_index(rows)
+    out = []
+    for method in dict.fromkeys(m for m, _, _ in index):
+        a, b = index.get((method, first, metric)), index.get((method, second, metric))
+        if a is None or b is None:
+            continue
+
+        def moments(r):
+            n, mean = int(r["n"]), float(r["mean"])
+            sd = (mean - float(r["ci95_low"])) * math.sqrt(n) / float(sps.t.ppf(0.975, n - 1))
+            return mean, sd, n
+
+        (ma, sa, na), (mb, sb, nb) = moments(a), moments(b)
+        p = sps.ttest_ind_from_stats(ma, sa, na, mb, sb, nb, equal_var=False).pvalue
+        out.append([METHOD_LABELS.get(method, method), fixed(ma), fixed(mb), f"{ma - mb:+.4f}", f"{p:.2g}"])
+    return markdown_table(["method", f"{metric}, {first}", f"{metric}, {second}", "difference", "Welch p"], out)
 
 
 def paper_machines_table(results: Mapping[str, Any]) -> str:

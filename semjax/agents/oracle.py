@@ -22,6 +22,10 @@ with full knowledge of the step's fading, distances, budgets and tasks:
 ``oracle(env)`` is a policy like the heuristics: it returns the maximising action, so
 ``evaluate`` reports the reward the env actually gives it. Cost grows as (K+1)! 3^N: for
 more than ``OracleConfig.max_assignments`` assignments it refuses with an error.
+
+``OracleConfig(semantic=False)`` is the semantic-unaware oracle: mu is fixed at 1, so each
+UE executes locally or uploads raw. Its search space drops the extraction modes: 209
+assignments and patterns over {local, raw} (2^(N-1)) for N = K = 4.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class OracleConfig:
     refine_steps: int = 40  # projected Adam steps from the best grid point
     refine_lr: float = 0.03  # in units of each range (ranges map to [0, 1])
     max_assignments: int = 250_000
+    semantic: bool = True  # False: mu fixed at 1 (local or raw upload only), the semantic-unaware optimum
 
     def __post_init__(self):
         for name in ("local_freq_points", "raw_power_points", "power_points", "freq_points", "mu_points"):
@@ -66,19 +71,27 @@ class OracleConfig:
             raise ValueError(f"oracle.refine_steps must be an integer >= 0 (got {self.refine_steps!r})")
         if not self.refine_lr > 0:
             raise ValueError(f"oracle.refine_lr must be > 0 (got {self.refine_lr!r})")
+        if not isinstance(self.semantic, bool):
+            raise ValueError(f"oracle.semantic must be true or false (got {self.semantic!r})")
 
 
-def count_assignments(num_ues: int, num_channels: int) -> int:
-    """Collision-free assignments with a raw/extract flag per offloading UE."""
+def offload_modes(semantic: bool = True) -> tuple[int, ...]:
+    """The modes an offloading UE may take: raw or extracting, or raw only when mu is fixed at 1."""
+    return (RAW, EXTRACT) if semantic else (RAW,)
+
+
+def count_assignments(num_ues: int, num_channels: int, semantic: bool = True) -> int:
+    """Collision-free assignments with a mode flag (raw/extract, or raw only) per offloading UE."""
+    flags = len(offload_modes(semantic))
     return sum(
-        math.comb(num_ues, j) * math.perm(num_channels, j) * 2**j for j in range(min(num_ues, num_channels) + 1)
+        math.comb(num_ues, j) * math.perm(num_channels, j) * flags**j for j in range(min(num_ues, num_channels) + 1)
     )
 
 
-def enumerate_assignments(num_ues: int, num_channels: int) -> tuple[np.ndarray, np.ndarray]:
+def enumerate_assignments(num_ues: int, num_channels: int, semantic: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Every collision-free assignment: ``choice`` (A, N) in {0..K} and ``mode`` (A, N) in {LOCAL, RAW, EXTRACT}.
 
-    Row 0 is all-local, so ties go to local execution.
+    Row 0 is all-local, so ties go to local execution. ``semantic=False`` leaves out EXTRACT.
     """
     choices, modes = [], []
     for choice in itertools.product(range(num_channels + 1), repeat=num_ues):
@@ -86,7 +99,7 @@ def enumerate_assignments(num_ues: int, num_channels: int) -> tuple[np.ndarray, 
         if len(used) != len(set(used)):
             continue
         offloaders = [n for n in range(num_ues) if choice[n] > 0]
-        for flags in itertools.product((RAW, EXTRACT), repeat=len(offloaders)):
+        for flags in itertools.product(offload_modes(semantic), repeat=len(offloaders)):
             mode = [LOCAL] * num_ues
             for n, flag in zip(offloaders, flags):
                 mode[n] = flag
@@ -100,12 +113,51 @@ def _others(num_ues: int) -> np.ndarray:
     return np.asarray([[j for j in range(num_ues) if j != n] for n in range(num_ues)], np.int32).reshape(num_ues, -1)
 
 
-def _pattern_index(modes: np.ndarray) -> np.ndarray:
-    """(A, N): for each assignment and UE n, the base-3 index of the other UEs' modes."""
+def _pattern_index(modes: np.ndarray, base: int = 3) -> np.ndarray:
+    """(A, N): for each assignment and UE n, the base-``base`` index of the other UEs' modes.
+
+    ``base`` is the number of modes in play: 3 (local, raw, extract), or 2 (local, raw) for
+    the semantic-unaware oracle, whose mode values 0 and 1 are the same digits.
+    """
     num_ues = modes.shape[1]
     others = _others(num_ues)
-    weights = 3 ** np.arange(num_ues - 2, -1, -1) if num_ues > 1 else np.zeros(0, np.int64)
+    weights = base ** np.arange(num_ues - 2, -1, -1) if num_ues > 1 else np.zeros(0, np.int64)
     return np.stack([modes[:, others[n]] @ weights for n in range(num_ues)], axis=1).astype(np.int32)
+
+
+@dataclass(frozen=True)
+class AssignmentTables:
+    """The discrete search space of one step, shared by the oracle and its smoothed twin.
+
+    ``choice``, ``mode`` and ``pattern`` are (A, N): each assignment's sub-channel choices,
+    modes and, per UE, the index of the other UEs' modes; ``patterns`` (O, N-1) holds the
+    modes of the other UEs under each pattern index and ``others`` (N, N-1) who they are.
+    """
+
+    choice: np.ndarray
+    mode: np.ndarray
+    pattern: np.ndarray
+    patterns: np.ndarray
+    others: np.ndarray
+
+    @property
+    def num_patterns(self) -> int:
+        return int(self.patterns.shape[0])
+
+
+def assignment_tables(num_ues: int, num_channels: int, semantic: bool = True) -> AssignmentTables:
+    """Builds the ``AssignmentTables`` of N UEs and K sub-channels (see ``enumerate_assignments``)."""
+    choice, mode = enumerate_assignments(num_ues, num_channels, semantic)
+    modes_in_play = (LOCAL,) + offload_modes(semantic)
+    base = len(modes_in_play)
+    patterns = np.asarray(list(itertools.product(modes_in_play, repeat=num_ues - 1)), np.int32)
+    return AssignmentTables(
+        choice=choice,
+        mode=mode,
+        pattern=_pattern_index(mode, base),
+        patterns=patterns.reshape(base ** (num_ues - 1), num_ues - 1),
+        others=_others(num_ues),
+    )
 
 
 def _grid(points_per_axis: tuple[int, ...]) -> jnp.ndarray:
@@ -151,21 +203,18 @@ def _maximise(objective, grid: jax.Array, steps: int, lr: float):
 def oracle(env: SemanticMEC, config: OracleConfig = OracleConfig()):
     """The per-step oracle as a policy ``(key, state, params) -> Action`` (see module doc)."""
     n_ues, n_ch = env.num_ues, env.num_channels
-    total = count_assignments(n_ues, n_ch)
+    semantic = config.semantic
+    total = count_assignments(n_ues, n_ch, semantic)
     if total > config.max_assignments:
         raise ValueError(
             f"the oracle would enumerate {total} assignments for num_ues={n_ues}, num_channels={n_ch}; "
             f"oracle.max_assignments is {config.max_assignments} (N = K = 4 needs 1473, N = K = 6 needs 126,121)"
         )
-    choice_np, mode_np = enumerate_assignments(n_ues, n_ch)
-    pattern_np = _pattern_index(mode_np)
-    num_patterns = 3 ** (n_ues - 1)
-    others = jnp.asarray(_others(n_ues))
-    # (O, N-1): the modes of the other UEs under each pattern index
-    patterns = jnp.asarray(
-        np.asarray(list(itertools.product((LOCAL, RAW, EXTRACT), repeat=n_ues - 1)), np.int32).reshape(num_patterns, -1)
-    )
-    choice_a, mode_a, pattern_a = jnp.asarray(choice_np), jnp.asarray(mode_np), jnp.asarray(pattern_np)
+    tables = assignment_tables(n_ues, n_ch, semantic)
+    num_patterns = tables.num_patterns
+    others = jnp.asarray(tables.others)
+    patterns = jnp.asarray(tables.patterns)  # (O, N-1): the modes of the other UEs under each pattern index
+    choice_a, mode_a, pattern_a = jnp.asarray(tables.choice), jnp.asarray(tables.mode), jnp.asarray(tables.pattern)
     ue_index = jnp.arange(n_ues)
 
     local_grid = _grid((config.local_freq_points,))
@@ -225,13 +274,17 @@ def oracle(env: SemanticMEC, config: OracleConfig = OracleConfig()):
         x_raw, v_raw = _maximise(raw_objective, raw_grid, config.refine_steps, config.refine_lr)(
             task_p, gain_p, budget_p, flat(t_raw[:, :, None])
         )
-        x_ext, v_ext = _maximise(extract_objective, extract_grid, config.refine_steps, config.refine_lr)(
-            task_p, gain_p, budget_p, flat(t_extract[:, :, None])
-        )
-        v_raw, v_ext = v_raw.reshape(shape), v_ext.reshape(shape)
-        x_raw, x_ext = x_raw.reshape(shape + (1,)), x_ext.reshape(shape + (3,))
-        # mu_min == 1 leaves nothing to extract with
-        v_ext = jnp.where(mu_lo < 1.0, v_ext, -jnp.inf)
+        v_raw, x_raw = v_raw.reshape(shape), x_raw.reshape(shape + (1,))
+        if semantic:
+            x_ext, v_ext = _maximise(extract_objective, extract_grid, config.refine_steps, config.refine_lr)(
+                task_p, gain_p, budget_p, flat(t_extract[:, :, None])
+            )
+            v_ext, x_ext = v_ext.reshape(shape), x_ext.reshape(shape + (3,))
+            # mu_min == 1 leaves nothing to extract with
+            v_ext = jnp.where(mu_lo < 1.0, v_ext, -jnp.inf)
+        else:  # mu fixed at 1: no assignment has an extracting UE, so these are never read
+            v_ext = jnp.full(shape, -jnp.inf, jnp.float32)
+            x_ext = jnp.zeros(shape + (3,), jnp.float32)
 
         # ---- every assignment, scored exactly from the per-UE optima
         channel_a = jnp.maximum(choice_a - 1, 0)

@@ -376,8 +376,10 @@ def write_report(results: dict[str, Any], out: Path, sweeps: list[Sweep]) -> Non
     _write_curves(out, curves)
     _write_figure_csvs(out, results)
     _draw(out, results, curves)
+    verdicts = checks(results)
+    results["claims"] = [{"claim": c, "verdict": v, "evidence": e} for c, v, e in verdicts]
     write_text(out / "results.json", json.dumps(results, indent=2, default=_json_default))
-    results_md.write(results, out / "RESULTS.md", checks(results))
+    results_md.write(results, out / "RESULTS.md", verdicts)
 
 
 def _write_curves(out: Path, curves: dict[str, np.ndarray]) -> None:
