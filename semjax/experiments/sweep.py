@@ -1,52 +1,21 @@
 """The experiment engine: methods x configs x seeds as compiled, sharded programs.
 
-A sweep file (YAML; ``configs/sweeps/`` and ``configs/paper/`` hold examples) says:
+A sweep file names the methods (:mod:`semjax.experiments.methods`), a base config, the configs
+to run (``grid``, ``zip``), evaluation-only worlds (``evaluate_under``), exclusions, seeds and
+chunking; ``docs/sweeps.md`` documents every key. :func:`load_sweep` checks it all before
+anything compiles; :func:`run_sweep` runs what is not yet on disk:
 
-* ``method``: a method name or a list of them (:mod:`semjax.experiments.methods`; default:
-  the base config's ``method``), or ``policy: {run: DIR}`` to evaluate a ``semjax train``
-  run's policy instead;
-* ``base_config`` (a YAML config file, relative to the sweep file or the working directory)
-  and ``base`` (config values merged onto it);
-* ``grid`` (the Cartesian product of its keys' value lists) and ``zip`` (lists walked
-  together, with an optional ``_label`` list naming the entries): the configs to train and
-  evaluate; any ``params.*``, ``env.*``, ``train.*``, ``d3qn.*``, ``oracle.*`` or ``eval.*`` key;
-* ``evaluate_under``: named blocks of evaluation-only worlds (each a ``grid`` and/or ``zip`` of
-  ``params.*`` keys applied on top of the run's own params; an empty block is the run's own
-  world): every run is trained once and tested under every point of every block, in the
-  same program;
-* ``exclude``: a list of partial matches (``method`` and config keys) of runs to leave out;
-* ``seeds`` (a count from the base config's ``seed``, or a list), ``chunk_size`` (runs per
-  program call), ``plot`` (``metrics`` and the ``x`` key of the figures), ``name``;
-* ``extends``: another sweep file this one is merged onto (a quick budget of a full one).
-
-How runs are compiled and run:
-
-* ``params.*`` keys are traced: runs that differ only in them are stacked into one batched
-  ``EnvParams`` and ``jax.vmap``-ped. The method and the ``env``, method-section and ``eval``
-  keys change shapes or the program, so runs are grouped by them and each group compiles
-  once. N and K are not padded with agent masks: collisions and the centralised critic depend
-  on which UEs exist, so a masked world would not be the same model.
-* A group's runs are cut into equal chunks (``chunk_size``; the last padded by repeating a
-  run, dropped afterwards); a chunk is one call of the group's program and is written to
-  disk when it returns (``parts/``), so a rerun skips finished runs: resume is per run, by a
-  hash of the run's settings, seed and evaluation.
-* Each learned run's policy and learning curve are kept (``policies/TRAIN_ID.msgpack``, see
-  :mod:`~semjax.experiments.store`), keyed by what decides the training alone. A run whose
-  training is already kept (another sweep sharing the store, or a new evaluation of the same
-  runs) is only evaluated: evaluations can be redone without retraining.
-* Sharding: the run axis lies on a ``jax.sharding.Mesh`` of every device ("runs"); when a
-  chunk has fewer runs than devices, the rest of the mesh shards each MAPPO run's env batch
-  ("envs"). The same code runs on one CPU, one GPU, several, or several hosts: under
-  ``jax.distributed`` every process runs the same chunks on its own devices' shards, process 0
-  decides what is pending and writes, the others follow (the output folder must be shared).
-* Keys: run seed ``s`` trains from ``key(s)`` and is tested on ``fold_in(key(s), salt)``
-  (:mod:`semjax.seeding`), so a run does not depend on what it was batched with and every
-  method and config of a seed is tested on the same worlds.
-
-Outputs in the sweep's folder: ``results.csv`` (tidy: one row per run x evaluation point x
-task type x metric), ``summary.csv`` (mean and 95 % Student-t interval over seeds),
-``plots/METRIC.png``, ``programs.csv`` (each program call: its group, runs, compile and run
-seconds, devices and machine), ``sweep.yaml`` (the sweep as resolved), ``versions.json``.
+* Runs are grouped by what changes shapes or the program (the method, ``env``, the method's
+  config section, ``eval``); ``params.*`` are traced, so a group is one compiled program,
+  vmapped over its runs. N and K are not padded with agent masks: collisions and the
+  centralised critic depend on which UEs exist, so a masked world would be another model.
+* Each run trains from its key (:mod:`semjax.seeding`), then is tested under every evaluation
+  world in the same program; a learned run's policy and curve are kept (``policies/``, keyed by
+  what decides the training alone), so a later evaluation of the same run does not retrain.
+* A group's runs are cut into equal chunks, each one program call written to ``parts/`` when it
+  returns: a rerun resumes per run. The run axis lies on a mesh of every device ("runs"); a
+  leftover factor shards each MAPPO run's env batch ("envs"). Under ``jax.distributed`` every
+  process runs the same chunks on its own shards; process 0 decides what is pending and writes.
 """
 
 from __future__ import annotations
