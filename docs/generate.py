@@ -207,6 +207,12 @@ TABLES: dict[str, Table] = {
 # --------------------------------------------------------------------------------------
 
 
+# The benchmarks' tables, rendered by semjax.bench.tables from the JSON each benchmark writes.
+from semjax.bench import tables as bench_tables  # noqa: E402
+
+TABLES.update({name: Table(render, (source,)) for name, (render, source) in bench_tables.DOCS_TABLES.items()})
+
+
 @dataclasses.dataclass(frozen=True)
 class Region:
     """One generated table in a page: lines ``start`` (the opening marker) to ``end`` (the

@@ -355,8 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scale_out(sw)
     sw.add_argument("overrides", nargs="*", help="dotted overrides of the sweep file, e.g. seeds=2 base.train.num_updates=50")
     sw.set_defaults(func=_sweep)
+    from semjax.bench import add_parser as add_bench_parser
     from semjax.calibration import add_parser as add_calibrate_parser
 
+    add_bench_parser(sub)
     add_calibrate_parser(sub)
     return parser
 

@@ -103,6 +103,25 @@ def _f32(x) -> jax.Array:
     return jnp.asarray(x, jnp.float32)
 
 
+def per_type(table, task_type) -> jax.Array:
+    """``table[task_type]`` for a per-task-type profile array (M,), as a chain of M - 1 selects.
+
+    A gather is a fusion boundary on XLA's CPU backend: each ``table[task_type]`` wrote a (B, N)
+    array to memory and read it back, about a dozen per step. Selects against scalars fuse into
+    whatever consumes them. Task types past the table's end read its last entry (a gather
+    clamps the same way). Tables of more than 16 types use the gather.
+    """
+    table = _f32(table)
+    task_type = jnp.asarray(task_type)
+    num_types = table.shape[-1]
+    if num_types > 16:
+        return table[task_type]
+    out = jnp.broadcast_to(table[num_types - 1], task_type.shape)
+    for j in range(num_types - 1):
+        out = jnp.where(task_type == j, table[j], out)
+    return out
+
+
 def channel_gain(params: EnvParams, distance, fading) -> jax.Array:
     """``g_{k,n} = |h_{k,n}|^2 (d_n / d0)^(-alpha)`` (Decision 1); fading (..., K, N), distance (..., N)."""
     ratio = _f32(distance) / _f32(params.ref_distance)
@@ -124,15 +143,32 @@ def resolve_collisions(choice: jax.Array, gain: jax.Array) -> tuple[jax.Array, j
 
     choice int (N,) in {0..K}, gain (K, N). Returns (offloaded, collided), bool (N,).
     """
-    num_channels, num_ues = gain.shape
-    channel = choice - 1  # -1: local
-    contenders = channel[None, :] == jnp.arange(num_channels)[:, None]  # (K, N)
-    # argmax returns the first maximum: ties go to the lowest UE index.
-    winner = jnp.argmax(jnp.where(contenders, gain, -jnp.inf), axis=1)  # (K,)
+    return _resolve(choice, own_channel_gain(choice, gain))
+
+
+def own_channel_gain(choice: jax.Array, gain: jax.Array) -> jax.Array:
+    """g of each UE on the sub-channel it chose, (N,); 0 for a local UE (choice 0).
+
+    A masked sum over K rather than ``take_along_axis`` (a gather, and a fusion boundary on
+    XLA's CPU backend): at most one term is non-zero, so the sum is exact.
+    """
+    num_channels = gain.shape[-2]
+    chosen = (choice - 1)[None, :] == jnp.arange(num_channels)[:, None]  # (K, N)
+    return jnp.sum(jnp.where(chosen, gain, 0.0), axis=0)
+
+
+def _resolve(choice: jax.Array, own_gain: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(11e) by pairs: UE n loses if a UE j on its sub-channel has a larger gain there, or the
+    same gain and a lower index. O(N^2) compares and one reduction, and no gather of the
+    per-channel winners (a gather ends a fusion on XLA's CPU backend)."""
+    num_ues = choice.shape[-1]
     wants = choice > 0
-    won = winner[jnp.maximum(channel, 0)] == jnp.arange(num_ues)
-    offloaded = wants & won
-    return offloaded, wants & ~won
+    rivals = (choice[:, None] == choice[None, :]) & wants[:, None] & wants[None, :]  # [n, j]
+    ue = jnp.arange(num_ues)
+    g_n, g_j = own_gain[:, None], own_gain[None, :]
+    better = (g_j > g_n) | ((g_j == g_n) & (ue[None, :] < ue[:, None]))
+    lost = jnp.any(rivals & better, axis=1)
+    return wants & ~lost, wants & lost
 
 
 def compute_capability_gflops(params: EnvParams, freq) -> jax.Array:
@@ -148,10 +184,10 @@ def dynamic_power(kappa, freq) -> jax.Array:
 def local_reference(params: EnvParams, task_type) -> tuple[jax.Array, jax.Array, jax.Array]:
     """The QoE normalisers of (10) at the fixed clock freq_ref: (t_ref s, E_ref J, eps_ref)."""
     prof = params.profile
-    gflops = _f32(prof.flops_local)[task_type] * _GIGA
+    gflops = per_type(prof.flops_local, task_type) * _GIGA
     t_ref = gflops / compute_capability_gflops(params, params.freq_ref)
     e_ref = dynamic_power(params.kappa_ue, params.freq_ref) * t_ref
-    return t_ref, e_ref, _f32(prof.acc_local)[task_type]
+    return t_ref, e_ref, per_type(prof.acc_local, task_type)
 
 
 def _qoe_from_gaps(params: EnvParams, gap_latency, gap_energy, gap_accuracy) -> jax.Array:
@@ -196,7 +232,7 @@ def reward_of(params: EnvParams, task_type, qoe, latency, energy, accuracy, ener
     """Per-UE reward (12): QoE less the relative violations of latency, energy and accuracy."""
     t_max = _f32(params.t_max)
     budget = _f32(energy_budget)
-    acc_min = _f32(params.profile.acc_min)[task_type]
+    acc_min = per_type(params.profile.acc_min, task_type)
     return (
         qoe
         - jnp.maximum((latency - t_max) / t_max, 0.0)
@@ -210,8 +246,8 @@ def server_gflops(params: EnvParams, task_type, mu) -> jax.Array:
     prof = params.profile
     return jnp.where(
         _f32(mu) < 1.0,
-        _f32(prof.flops_server)[task_type] * _GIGA,
-        _f32(prof.flops_local)[task_type] * _GIGA,
+        per_type(prof.flops_server, task_type) * _GIGA,
+        per_type(prof.flops_local, task_type) * _GIGA,
     )
 
 
@@ -241,13 +277,13 @@ def ue_outcome(params: EnvParams, task_type, gain, offloaded, power, freq, mu, t
     extracts = mu < 1.0  # mu == 1: raw upload, no extraction (Decision 4)
     # mu^p, mu^-q and mu^e share one log (mu >= mu_min > 0): three pows would take three.
     log_mu = jnp.log(mu)
-    mu_pow = lambda exponent: jnp.exp(_f32(exponent)[task_type] * log_mu)  # noqa: E731
-    bits = _f32(prof.data_bits)[task_type] * mu_pow(prof.exp_data)
+    mu_pow = lambda exponent: jnp.exp(per_type(exponent, task_type) * log_mu)  # noqa: E731
+    bits = per_type(prof.data_bits, task_type) * mu_pow(prof.exp_data)
     t_tx = jnp.where(offloaded, bits / rate, 0.0)
 
     capability = compute_capability_gflops(params, freq)
-    gflops_local = _f32(prof.flops_local)[task_type] * _GIGA
-    gflops_extract = _f32(prof.flops_extract)[task_type] * _GIGA
+    gflops_local = per_type(prof.flops_local, task_type) * _GIGA
+    gflops_extract = per_type(prof.flops_extract, task_type) * _GIGA
     t_extract = jnp.where(
         extracts,
         gflops_extract / (mu_pow(prof.exp_extract) * capability),
@@ -260,9 +296,9 @@ def ue_outcome(params: EnvParams, task_type, gain, offloaded, power, freq, mu, t
     energy_offload = power * t_tx + dynamic_power(params.kappa_server, params.server_freq) * t_server
     energy = jnp.where(offloaded, energy_local + energy_offload, energy_local)
 
-    acc_local = _f32(prof.acc_local)[task_type]
+    acc_local = per_type(prof.acc_local, task_type)
     channel_factor = jax.nn.sigmoid(
-        (snr_db - _f32(prof.snr_mid_db)[task_type]) / _f32(prof.snr_width_db)[task_type]
+        (snr_db - per_type(prof.snr_mid_db, task_type)) / per_type(prof.snr_width_db, task_type)
     )
     acc_offload = acc_local * mu_pow(prof.exp_accuracy) * channel_factor
     accuracy = jnp.where(offloaded, acc_offload, acc_local)
@@ -301,11 +337,11 @@ def step_metrics(params: EnvParams, task_type, distance, fading, energy_budget, 
     act = clip_action(params, action, num_channels)
 
     gain = channel_gain(params, distance, fading)  # (K, N)
-    offloaded, collided = resolve_collisions(act.choice, gain)
+    own_gain = own_channel_gain(act.choice, gain)
+    offloaded, collided = _resolve(act.choice, own_gain)
 
     # The gain on the used sub-channel; local UEs report sub-channel 0.
-    channel = jnp.where(offloaded, act.choice - 1, 0)
-    g = jnp.take_along_axis(gain, channel[None, :], axis=0)[0]
+    g = jnp.where(offloaded, own_gain, gain[0])
 
     # Shared server (4): the server splits its capability in proportion to the offloaded work.
     work = jnp.where(offloaded, server_gflops(params, task_type, act.mu), 0.0)
