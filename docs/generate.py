@@ -211,6 +211,8 @@ TABLES: dict[str, Table] = {
 from semjax.bench import tables as bench_tables  # noqa: E402
 
 TABLES.update({name: Table(render, (source,)) for name, (render, source) in bench_tables.DOCS_TABLES.items()})
+TABLES["readme_speed"] = Table(bench_tables.readme_speed, ("benchmarks/results/env_throughput.json",
+                                                           "benchmarks/results/train_throughput.json"))
 
 
 @dataclasses.dataclass(frozen=True)

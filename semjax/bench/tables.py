@@ -188,6 +188,29 @@ def train_table(result: Mapping[str, Any], fmt: str = "markdown") -> str:
     return table
 
 
+def readme_speed(env_result: Mapping[str, Any], train_result: Mapping[str, Any]) -> str:
+    """README's one table of speed: the env at the headline size against both NumPy peers, on
+    each device count, and MAPPO training at each width; the machine named under it."""
+    h = env_result.get("headline") or {}
+    row = next((r for r in env_result["rows"]
+                if r["num_envs"] == h.get("num_envs") and r["num_ues"] == h.get("num_ues")), None)
+    rows = []
+    if row is not None:
+        peers = row.get("peers", {})
+        for d, r in sorted(row.get("jax", {}).items(), key=lambda kv: int(kv[0])):
+            rows.append([f"env step, B = {row['num_envs']} worlds, N = K = {row['num_ues']}, {d} CPU device(s)",
+                         rate(r["steps_per_s"]), rate(peers.get("numpy_batched", {}).get("steps_per_s")),
+                         rate(peers.get("numpy_per_env", {}).get("steps_per_s"))])
+    for r in train_result["rows"]:
+        rows.append([f"MAPPO training, width {r['width']}, {r['num_envs']} envs", rate(r["env_steps_per_s"]), "-", "-"])
+    table = render(["env steps per second", "semjax (JAX)", "batched NumPy, written for speed", "NumPy, per env"],
+                   rows, "markdown", align="lrrr")
+    m = env_result.get("machine", {})
+    return table + (f"\n\nMeasured by `semjax bench env` and `semjax bench train` on {m.get('cpu', '-')} "
+                    f"({m.get('cpu_count', '-')} cores, no GPU), JAX {m.get('jax', '-')}; "
+                    f"[all sizes and peers](docs/benchmarks.md).")
+
+
 # ---------------------------------------------------------------------------- docs regions
 
 #: Region NAME -> (table function, the result JSON it reads, relative to the repository root).
