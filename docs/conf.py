@@ -58,7 +58,7 @@ autodoc_mock_imports = [m for m in ("jaxmarl", "gymnax", "pettingzoo", "gymnasiu
                         if importlib.util.find_spec(m) is None]
 
 # Other projects' names: without intersphinx they cannot resolve, and are not ours to check.
-_EXTERNAL = ("jax", "jnp", "np", "numpy", "chex", "flax", "optax", "distrax", "orbax", "omegaconf",
+_EXTERNAL = ("jax", "jaxlib", "jnp", "np", "numpy", "chex", "flax", "optax", "distrax", "orbax", "omegaconf",
              "gymnasium", "gymnax", "jaxmarl", "pettingzoo", "argparse", "pathlib", "collections",
              "typing", "types", "matplotlib", "tqdm", "transformers", "enum", "functools", "dataclasses")
 nitpick_ignore_regex = [

@@ -71,10 +71,12 @@ def default_config() -> DictConfig:
 def _hint(key: str | None) -> str:
     """What to write instead of a key the method now decides."""
     section, _, name = (key or "").partition(".")
-    if name in METHOD_KEYS.get(section, ()):
-        return (f" ({key} is decided by the method: method=mappo, mappo_discrete or mappo_unaware for MAPPO, "
-                "method=d3qn or d3qn_unaware for D3QN)")
-    return ""
+    if name not in METHOD_KEYS.get(section, ()):
+        return ""
+    instead = {("train", "semantic"): "method=mappo_unaware (or method=mappo)",
+               ("train", "action_space"): "method=mappo_discrete (or method=mappo for the hybrid head)",
+               ("d3qn", "semantic"): "method=d3qn_unaware (or method=d3qn)"}[section, name]
+    return f" ({key} is decided by the method: write {instead})"
 
 
 def _read(path: Path, seen: tuple = ()) -> DictConfig:

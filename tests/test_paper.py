@@ -101,6 +101,18 @@ def test_a_rerun_resumes_every_run_and_writes_the_same_numbers(paper_run, tmp_pa
     assert again["methods"] == results["methods"] and again["figures"] == results["figures"]
 
 
+def test_stop_after_exits_75_before_a_program_and_a_rerun_finishes(paper_run, tmp_path):
+    """`--stop-after` stops before the next program with exit 75 and says how to resume; the
+    finished runs stay on disk, so the same command without the limit completes from them."""
+    out, results, _ = paper_run
+    proc = _paper(tmp_path / "fresh", "--stop-after", "0.000001")
+    assert proc.returncode == 75, proc.stderr[-2000:]
+    assert "time limit reached before" in proc.stderr and "rerun the same command to resume" in proc.stderr
+    assert not (tmp_path / "fresh" / "results.json").exists()
+    proc = _paper(out, "--stop-after", "10h")  # everything is on disk: nothing runs, nothing stops
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 def test_seed_s_is_the_same_run_in_train_sweep_and_paper(paper_run, tmp_path):
     """One key scheme: `semjax train seed=1`, seed 1 of a sweep and the paper's seed 1 train the
     same network (the paper's kept policy, a sweep's kept policy and the checkpoint agree)."""

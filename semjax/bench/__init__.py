@@ -8,7 +8,7 @@ table functions in :mod:`semjax.bench.tables`):
 * ``semjax bench train``: MAPPO env steps/s including learning, FLOPs per env step and
   achieved FLOP/s beside the machine's matmul FLOP/s, memory per run (:mod:`semjax.bench.train`);
 * ``semjax bench sweep``: the sweep engine against a loop of single runs; registered by
-  the sweep engine's benchmark through :func:`register` (this package leaves its slot).
+  the sweep engine's benchmark through ``register()`` (this package leaves its slot).
 
 Common options: ``--json`` prints the result as JSON instead of tables, ``--markdown``
 prints Markdown tables, ``--out FILE`` also writes the JSON, ``--no-progress`` hides the

@@ -99,7 +99,7 @@ CATALOGUE: dict[str, ConstantSpec] = {
 #: move a missed target when it is not fitted.
 WORLD_OURS = ("path_loss_exponent", "ref_distance", "energy_budget_min", "energy_budget_max")
 
-#: The profile's "ours" values (SPEC section 5): what the paper does not publish.
+#: What the paper does not publish, i.e. the profile's "ours" values of SPEC section 5.
 DEFAULT_CONSTANTS = (
     "flops_extract",
     "flops_server",

@@ -83,7 +83,7 @@ class Target:
 
     @property
     def unit(self) -> float:
-        """The residual's unit: ``scale`` if given, else the value's magnitude."""
+        """Unit of the residual, which is ``scale`` if given, else the value's magnitude."""
         return float(self.scale) if self.scale is not None else abs(float(self.value))
 
 
