@@ -241,8 +241,25 @@ def test_bench_train_memory_of_vmapped_runs():
     assert 0 < memory["single_run"] <= memory["vmapped_total"]
 
 
+def test_bench_sweep_json_and_table():
+    """Both arms train the same runs: with 4 envs and one update their QoE agrees to float32
+    noise (vmap batching only), and the table shows every arm."""
+    result = json.loads(_run_bench("sweep", "--quick", "--configs", "2", "--updates", "1", "--num-envs", "4",
+                                   "--episodes", "1", "--json"))
+    assert (result["configs"], result["updates_per_config"], result["num_envs"]) == (2, 1, 4)
+    assert result["env_steps_per_config"] == 1 * result["rollout_len"] * 4
+    assert len(result["loop"]["per_config_s"]) == 2 and "loop_default" not in result  # --quick skips it
+    assert result["max_abs_qoe_difference"] < 1e-4
+    assert result["ratio_steady"] == pytest.approx(result["loop"]["run_s"] / result["vmapped"]["run_s"])
+    from semjax.bench import sweep
+
+    table = sweep.tables(result, "markdown")
+    assert "vmapped (sweep engine)" in table and "loop of single runs" in table and table.count("\n") == 4
+
+
 def test_bench_rejects_bad_options():
     from semjax import bench
 
     assert bench.main(["train", "--widths", "0"]) == 2
     assert bench.main(["env", "--devices", "4", "--host-devices", "2"]) == 2
+    assert bench.main(["sweep", "--configs", "0"]) == 2

@@ -7,8 +7,8 @@ table functions in :mod:`semjax.bench.tables`):
   (speed-written) and per-env NumPy peers, measured in the same run (:mod:`semjax.bench.env`);
 * ``semjax bench train``: MAPPO env steps/s including learning, FLOPs per env step and
   achieved FLOP/s beside the machine's matmul FLOP/s, memory per run (:mod:`semjax.bench.train`);
-* ``semjax bench sweep``: the sweep engine against a loop of single runs; registered by
-  the sweep engine's benchmark through ``register()`` (this package leaves its slot).
+* ``semjax bench sweep``: configs per hour of one vmapped program of the sweep engine
+  against a loop of single runs, measured in the same run (:mod:`semjax.bench.sweep`).
 
 Common options: ``--json`` prints the result as JSON instead of tables, ``--markdown``
 prints Markdown tables, ``--out FILE`` also writes the JSON, ``--no-progress`` hides the
@@ -70,12 +70,19 @@ def _train_verb() -> SubVerb:
                    train.add_arguments, train.main, _train_tables)
 
 
+def _sweep_verb() -> SubVerb:
+    from semjax.bench import sweep
+
+    return SubVerb("configs per hour: the sweep engine's vmapped program against a loop of single runs",
+                   sweep.add_arguments, sweep.main, sweep.tables)
+
+
 #: name -> a function returning its SubVerb (modules load only when their verb runs).
-SUBVERBS: dict[str, Callable[[], SubVerb]] = {"env": _env_verb, "train": _train_verb}
+SUBVERBS: dict[str, Callable[[], SubVerb]] = {"env": _env_verb, "train": _train_verb, "sweep": _sweep_verb}
 
 
 def register(name: str, make: Callable[[], SubVerb]) -> None:
-    """Adds a sub-verb (the slot ``bench sweep`` uses); call before :func:`add_parser`."""
+    """Adds a sub-verb (a plug-in's benchmark); call before :func:`add_parser`."""
     SUBVERBS[name] = make
 
 
