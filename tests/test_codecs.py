@@ -1,7 +1,6 @@
 """Split codecs: the mu -> split rule, the AWGN channel, the Flax models, XLA FLOPs, data."""
 
 import json
-import pickle
 
 import numpy as np
 import pytest
@@ -265,18 +264,19 @@ def test_sst2_loader(tmp_path):
 
 
 def test_cifar_loader(tmp_path):
-    root = tmp_path / "cifar-10-batches-py"
+    root = tmp_path / "cifar-10-batches-bin"
     root.mkdir()
     rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
         x = rng.integers(0, 256, (2, 3072), dtype=np.uint8)
-        with open(root / name, "wb") as f:
-            pickle.dump({b"data": x, b"labels": [3, 7]}, f)
+        np.concatenate([np.array([[3], [7]], np.uint8), x], axis=1).tofile(root / name)  # label byte, then pixels
     d = D.load_cifar10(tmp_path)
     assert d.train["pixels"].shape == (10, 32, 32, 3) and d.test["label"].tolist() == [3, 7]
-    with open(root / "test_batch", "rb") as f:
-        raw = pickle.load(f)[b"data"][0]
-    np.testing.assert_allclose(d.test["pixels"][0, 0, 1, 0], raw[1] / 255.0)  # R plane, row 0, col 1
+    np.testing.assert_allclose(d.test["pixels"][0, 0, 1, 0], x[0, 1] / 255.0)  # R plane, row 0, col 1
+    np.testing.assert_allclose(d.test["pixels"][1, 2, 0, 2], x[1, 2 * 1024 + 2 * 32] / 255.0)  # B plane, row 2, col 0
+    (root / "test_batch.bin").write_bytes(b"\0" * 100)
+    with pytest.raises(ValueError, match="not a CIFAR-10 binary batch"):
+        D.load_cifar10(tmp_path)
 
 
 def test_vqav2_loader(tmp_path):

@@ -10,7 +10,7 @@ Nothing here downloads. The default sets ship with a package or are generated:
   non-relational and relational questions (closest / farthest object, shape counts).
 
 ``load_real(task, data_dir)`` reads the real sets from a local folder (GLUE SST-2 TSV,
-CIFAR-10 python pickles, VQAv2 JSON + COCO images) and raises a ``ValueError`` naming the
+CIFAR-10 binary batches, VQAv2 JSON + COCO images) and raises a ``ValueError`` naming the
 missing path when they are not there.
 
 A task set is a :class:`TaskData`: NumPy arrays ``train`` / ``test`` dicts holding
@@ -21,7 +21,6 @@ A task set is a :class:`TaskData`: NumPy arrays ``train`` / ``test`` dicts holdi
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,7 +262,7 @@ def default_task_data(seed: int = 0, scale: float = 1.0) -> dict[str, TaskData]:
 
 DATA_LAYOUT = {
     "text": "SST-2/train.tsv and SST-2/dev.tsv (GLUE: columns 'sentence<TAB>label', header row)",
-    "image": "cifar-10-batches-py/data_batch_1..5 and test_batch (the CIFAR-10 python pickles)",
+    "image": "cifar-10-batches-bin/data_batch_1..5.bin and test_batch.bin (CIFAR-10's binary version)",
     "vqa": ("VQAv2/v2_OpenEnded_mscoco_{train,val}2014_questions.json, "
             "VQAv2/v2_mscoco_{train,val}2014_annotations.json and images under VQAv2/{train,val}2014/"),
 }
@@ -309,20 +308,29 @@ def load_sst2(data_dir: str | Path, max_len: int = 66, vocab_size: int = 8000, l
                     source=f"GLUE SST-2 from {root} (train / dev)")
 
 
+#: One record of CIFAR-10's binary version: a label byte, then 32 x 32 pixels of R, G and B planes.
+CIFAR_RECORD = 1 + 3 * 32 * 32
+
+
 def load_cifar10(data_dir: str | Path, limit: int | None = None) -> TaskData:
-    root = _need(Path(data_dir) / "cifar-10-batches-py", "image")
+    """CIFAR-10's binary version (fixed-size records read with NumPy; its Python version is
+    Python object serialisation, and loading such a downloaded file runs whatever code it holds)."""
+    root = _need(Path(data_dir) / "cifar-10-batches-bin", "image")
 
     def read(names):
         xs, ys = [], []
         for n in names:
-            with open(_need(root / n, "image"), "rb") as f:
-                d = pickle.load(f, encoding="bytes")
-            xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-            ys.append(np.asarray(d[b"labels"], np.int32))
+            raw = np.fromfile(_need(root / n, "image"), np.uint8)
+            if raw.size % CIFAR_RECORD:
+                raise ValueError(f"--data-dir: {str(root / n)!r} is not a CIFAR-10 binary batch "
+                                 f"(size {raw.size} is not a multiple of {CIFAR_RECORD} bytes)")
+            records = raw.reshape(-1, CIFAR_RECORD)
+            xs.append(records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            ys.append(records[:, 0].astype(np.int32))
         x, y = np.concatenate(xs)[:limit], np.concatenate(ys)[:limit]
         return {"pixels": x.astype(np.float32) / 255.0, "label": y}
 
-    return TaskData("image", read([f"data_batch_{i}" for i in range(1, 6)]), read(["test_batch"]),
+    return TaskData("image", read([f"data_batch_{i}.bin" for i in range(1, 6)]), read(["test_batch.bin"]),
                     num_classes=10, source=f"CIFAR-10 from {root}")
 
 

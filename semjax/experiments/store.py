@@ -5,8 +5,8 @@ moment leaves either the old file or the new one, never half of one: resuming tr
 finds.
 
 Trained policies are arrays plus their nesting, written with Flax's msgpack serialisation
-(nested dicts of NumPy arrays, numbers and strings). Nothing is pickled: reading a store
-never runs code.
+(nested dicts of NumPy arrays, numbers and strings), never Python object serialisation:
+reading a store never runs code.
 """
 
 from __future__ import annotations
