@@ -81,11 +81,6 @@ def _sweep_verb() -> SubVerb:
 SUBVERBS: dict[str, Callable[[], SubVerb]] = {"env": _env_verb, "train": _train_verb, "sweep": _sweep_verb}
 
 
-def register(name: str, make: Callable[[], SubVerb]) -> None:
-    """Adds a sub-verb (a plug-in's benchmark); call before :func:`add_parser`."""
-    SUBVERBS[name] = make
-
-
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Registers the ``bench`` verb and its sub-verbs on an argparse sub-parsers object."""
     bench = subparsers.add_parser("bench", help="benchmarks: env steps/s, training FLOP/s (tables, JSON)",
