@@ -44,6 +44,17 @@ def test_verdicts_follow_welchs_test(tmp_path, old, new, agree):
     assert json.loads((record / "retrain_check.json").read_text())[0]["p"] == pytest.approx(qoe["p"])
 
 
+def test_the_check_becomes_the_records_last_section_once(tmp_path):
+    record = _tree(tmp_path, [0.58, 0.581, 0.579], [0.5805, 0.5795, 0.581, 0.58])
+    (record / "RESULTS.md").write_text("# Results\n\nsome table\n")
+    retrain_check.write(record, record / "retrain_check")
+    first = (record / "RESULTS.md").read_text()
+    assert first.startswith("# Results\n\nsome table\n\n<!-- retrain_check -->\n## Retrain check")
+    assert "| mappo | qoe |" in first and first.endswith("<!-- /retrain_check -->\n")
+    retrain_check.write(record, record / "retrain_check")
+    assert (record / "RESULTS.md").read_text() == first  # replaced, not appended again
+
+
 def test_a_sweep_without_the_records_methods_is_an_error(tmp_path):
     record = _tree(tmp_path, [0.5, 0.6], [0.5, 0.6])
     (record / "results.json").write_text(json.dumps({"methods": {"d3qn": {"seeds": {"qoe": [0.5, 0.6]}}}}))

@@ -4,7 +4,9 @@ A recorded ``semjax paper`` run (its ``results.json`` keeps every method's per-s
 is compared with a sweep that retrained some of its methods (the sweep's ``results.csv``, the
 default world): for each method and metric, the two sets of seeds are other draws of the same
 distribution when Welch's test does not separate them at the 5 % level. Writes a
-machine-written ``retrain_check.md`` (and ``retrain_check.json``) beside the record::
+machine-written ``retrain_check.md`` (and ``retrain_check.json``) beside the record, and the
+same table into the record's ``RESULTS.md`` (a section between ``<!-- retrain_check -->``
+markers, replaced on each run)::
 
     semjax sweep configs/sweeps/paper_retrain_check.yaml --out results/paper_full/retrain_check
     python -m semjax.experiments.retrain_check results/paper_full
@@ -83,8 +85,25 @@ def write(record_dir: Path, sweep_dir: Path) -> list[dict[str, Any]]:
                      f"{_interval(r['retrained'])} | {len(r['retrained_seeds'])} | {r['p']:.3g} | "
                      f"{'agree' if r['agree'] else 'differ'} |")
     write_text(record_dir / "retrain_check.md", "\n".join(lines) + "\n")
+    if (record_dir / "RESULTS.md").is_file():
+        _into_results_md(record_dir / "RESULTS.md", lines[2:])
     write_text(record_dir / "retrain_check.json", json.dumps(rows, indent=1) + "\n")
     return rows
+
+
+BEGIN, END = "<!-- retrain_check -->", "<!-- /retrain_check -->"
+
+
+def _into_results_md(path: Path, body: list[str]) -> None:
+    """The check as the record's last section, between markers (replaced when present)."""
+    text = path.read_text()
+    section = "\n".join([BEGIN, "## Retrain check: today's engine against this record", "", *body, END]) + "\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:
