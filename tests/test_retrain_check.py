@@ -60,3 +60,15 @@ def test_a_sweep_without_the_records_methods_is_an_error(tmp_path):
     (record / "results.json").write_text(json.dumps({"methods": {"d3qn": {"seeds": {"qoe": [0.5, 0.6]}}}}))
     with pytest.raises(ValueError, match="no method of the record"):
         retrain_check.write(record, record / "retrain_check")
+
+
+def test_the_command_as_documented(tmp_path):
+    import subprocess
+    import sys
+
+    record = _tree(tmp_path, [0.58, 0.581, 0.579], [0.5805, 0.5795, 0.581, 0.58])
+    proc = subprocess.run([sys.executable, "-m", "semjax.experiments.retrain_check", str(record)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("mappo qoe: recorded 0.5800 ± 0.0025, retrained 0.5803 ± 0.0010")
+    assert (record / "retrain_check.md").is_file()
