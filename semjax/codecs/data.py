@@ -308,7 +308,7 @@ def load_sst2(data_dir: str | Path, max_len: int = 66, vocab_size: int = 8000, l
                     source=f"GLUE SST-2 from {root} (train / dev)")
 
 
-#: One record of CIFAR-10's binary version: a label byte, then 32 x 32 pixels of R, G and B planes.
+#: Bytes per record of CIFAR-10's binary version (a label byte, then 32 x 32 pixels of R, G and B planes).
 CIFAR_RECORD = 1 + 3 * 32 * 32
 
 
