@@ -196,6 +196,9 @@ TABLES: dict[str, Table] = {
                              ("results/learners/budget/summary.csv",)),
     "learners_d3qn": Table(lambda rows: tables.sweep_summary_table(rows, ("qoe", "reward")),
                            ("results/learners/d3qn/summary.csv",)),
+    # the fitted profile's calibration report (docs/calibration.md)
+    "calibration_targets": Table(tables.calibration_targets_table, ("semjax/profiles/fitted.report.json",)),
+    "calibration_constants": Table(tables.calibration_constants_table, ("semjax/profiles/fitted.report.json",)),
     "paper_full_machines": Table(tables.paper_machines_table, (_PAPER_FULL,)),
     "paper_full_stages": Table(tables.paper_stages_table, (_PAPER_FULL,)),
     "paper_full_training_programs": Table(tables.paper_training_programs_table, (_PAPER_FULL,)),

@@ -425,3 +425,33 @@ def constants_table(constants: Sequence[tuple[str, Any, str]]) -> str:
     """Named constants of the code: ``(qualified name, value, why)`` rows."""
     return markdown_table(["constant", "value", "why"],
                           [[f"`{name}`", compact(value), why] for name, value, why in constants])
+
+
+_TARGET_VALUE = {"latency_ms": lambda v: f"{v:.3f} ms", "energy_j": lambda v: f"{v:.4f} J",
+                 "accuracy": lambda v: f"{100 * v:.2f} %", "qoe_gain": lambda v: f"{100 * v:.2f} %"}
+
+
+def calibration_targets_table(report: Mapping[str, Any]) -> str:
+    """Each target of a ``semjax calibrate`` report: the paper's value, the per-step oracle's
+    under the base profile and under the fitted one, the fitted value's scaled error, and
+    whether it is met within the report's tolerance."""
+    rows = []
+    for t in report["targets"]:
+        fmt = _TARGET_VALUE.get(t["metric"], lambda v: f"{v:.4g}")
+        rows.append([t["name"], fmt(t["paper"]), fmt(t["base"]), fmt(t["fitted"]), f"{100 * t['error']:+.1f} %",
+                     "yes" if t["met"] else "no"])
+    return markdown_table(["target", "paper", f"`{report.get('base_profile', 'base')}` profile", "fitted", "error",
+                           "met"], rows)
+
+
+def calibration_constants_table(report: Mapping[str, Any]) -> str:
+    """Each fitted constant of a ``semjax calibrate`` report as a factor on (``x``) or a shift of
+    (``+``, dB) the base profile's value, its bounds, and how far it can move within the
+    tolerance as a fraction of its range, alone and with the others re-adjusting."""
+    rows = []
+    for c in report["constants"]:
+        shift = c["kind"] == "shift"
+        op, unit = ("+", " dB") if shift else ("x", "")
+        rows.append([f"`{c['constant']}`", f"{op} {c['fitted']:.3g}{unit}", f"{op} [{c['lo']:.3g}, {c['hi']:.3g}]{unit}",
+                     f"{c['reach_alone_range_fraction']:.2f}", f"{c['reach_range_fraction']:.2f}"])
+    return markdown_table(["constant", "fitted", "bounds", "alone", "with the others"], rows)

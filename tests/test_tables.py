@@ -132,3 +132,22 @@ def test_paper_stages_and_training_programs_from_hand_built_timings():
         ["default world", "semantic-aware MAPPO (hybrid)", "all", "100"],
         ["fig11", "semantic-aware D3QN", "settings 0-1 of 5", "50"],
     ]
+
+
+def test_calibration_tables_by_hand():
+    report = {"base_profile": "paper",
+              "targets": [{"name": "t_lat", "metric": "latency_ms", "paper": 0.523, "base": 0.76, "fitted": 0.6149,
+                           "error": 0.1756, "met": False},
+                          {"name": "t_acc", "metric": "accuracy", "paper": 0.7199, "base": 0.7137, "fitted": 0.656,
+                           "error": -0.0888, "met": True}],
+              "constants": [{"constant": "data_bits", "kind": "scale", "lo": 0.0488, "hi": 99.65, "fitted": 7.512,
+                             "reach_alone_range_fraction": 0.114, "reach_range_fraction": 0.566},
+                            {"constant": "snr_mid_db", "kind": "shift", "lo": -10.0, "hi": 20.0, "fitted": 3.4497,
+                             "reach_alone_range_fraction": 0.11, "reach_range_fraction": 4.2}]}
+    targets = tables.calibration_targets_table(report).splitlines()
+    assert targets[0] == "| target | paper | `paper` profile | fitted | error | met |"
+    assert targets[2] == "| t_lat | 0.523 ms | 0.760 ms | 0.615 ms | +17.6 % | no |"
+    assert targets[3] == "| t_acc | 71.99 % | 71.37 % | 65.60 % | -8.9 % | yes |"
+    constants = tables.calibration_constants_table(report).splitlines()
+    assert constants[2] == "| `data_bits` | x 7.51 | x [0.0488, 99.7] | 0.11 | 0.57 |"
+    assert constants[3] == "| `snr_mid_db` | + 3.45 dB | + [-10, 20] dB | 0.11 | 4.20 |"
