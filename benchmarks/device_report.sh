@@ -54,9 +54,10 @@ else
 fi
 
 "$PY" - "$OUT" "$BACKEND" "$START" <<'PYEOF'
-import csv, json, sys, time
+import json, sys, time
 from pathlib import Path
 from semjax.config import versions
+from semjax.experiments.store import read_csv
 out, backend, start = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 report = {"backend": backend, "versions": versions(), "total_seconds": time.time() - start}
 for name, file in (("env", "env_throughput.json"), ("train", "train_throughput.json"), ("sweep", "sweep_throughput.json")):
@@ -66,8 +67,7 @@ for name, file in (("env", "env_throughput.json"), ("train", "train_throughput.j
 paper = out / "paper_quick"
 programs = {}
 for spec in sorted(paper.glob("*/programs.csv")):
-    with spec.open(newline="") as f:
-        programs[spec.parent.name] = list(csv.DictReader(f))
+    programs[spec.parent.name] = read_csv(spec)
 finished = json.loads((paper / "results.json").read_text()) if (paper / "results.json").is_file() else None
 report["paper_quick"] = {"status": json.loads((out / "paper.status.json").read_text()), "programs": programs,
                          "finished": finished is not None,
