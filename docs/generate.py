@@ -36,6 +36,18 @@ Adding a table
 
 A region's name must be registered, regions do not nest, and every opened region is closed:
 anything else is an error naming the file and line.
+
+Values in prose
+---------------
+A number in a sentence is generated the same way, inline::
+
+    the semantic-unaware oracle offloads <!-- value: calibration.unaware_offload_fitted -->30.3 %<!-- /value -->
+    of tasks
+
+``NAME`` is ``GROUP.KEY``: the function registered under ``GROUP`` in ``VALUES`` renders, from
+its sources, a mapping of every ``KEY`` to its text. Sphinx and GitHub show the text alone (the
+markers are HTML comments). A value opens and closes on one line, outside code blocks and
+tables; an unknown group or key is an error naming the file and line.
 """
 
 from __future__ import annotations
@@ -52,10 +64,14 @@ from pathlib import Path
 from typing import Any
 
 from semjax import tables
+from semjax.bench import tables as bench_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 
 OPEN = re.compile(r"^<!--\s*table:\s*(?P<name>[A-Za-z0-9_.-]+)\s*-->\s*$")
+VALUE = re.compile(r"(?P<open><!--\s*value:\s*(?P<name>[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+)\s*-->)"
+                   r"(?P<text>.*?)(?P<close><!--\s*/value\s*-->)")
+VALUE_OPEN = re.compile(r"<!--\s*value:")
 CLOSE = re.compile(r"^<!--\s*/table\s*-->\s*$")
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 
@@ -84,6 +100,10 @@ def _load_file(root: Path, source: str) -> Any:
         raise GenerateError(f"{source}: no such file (a source of a registered table)")
     if path.suffix == ".json":
         return json.loads(path.read_text())
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        return yaml.safe_load(path.read_text())
     if path.suffix == ".csv":
         with path.open(newline="") as f:
             return list(csv.DictReader(f))
@@ -199,9 +219,58 @@ TABLES: dict[str, Table] = {
     # the fitted profile's calibration report (docs/calibration.md)
     "calibration_targets": Table(tables.calibration_targets_table, ("semjax/profiles/fitted.report.json",)),
     "calibration_constants": Table(tables.calibration_constants_table, ("semjax/profiles/fitted.report.json",)),
+    "calibration_bounds": Table(tables.calibration_bounds_table,
+                                ("semjax/calibration/constants.py", "semjax/params.py", "semjax/profiles/paper.json"),
+                                load=lambda root: _calibration_bounds(root)),
     "paper_full_machines": Table(tables.paper_machines_table, (_PAPER_FULL,)),
     "paper_full_stages": Table(tables.paper_stages_table, (_PAPER_FULL,)),
     "paper_full_training_programs": Table(tables.paper_training_programs_table, (_PAPER_FULL,)),
+}
+
+
+def _calibration_values(root: Path) -> tuple:
+    from semjax.params import EnvParams
+
+    params = EnvParams()
+    profile = _load_file(root, _PAPER_PROFILE)
+    model = {"freq_min": float(params.freq_min), "freq_ref": float(params.freq_ref),
+             "acc_min": float(profile["fields"]["acc_min"]["values"][0])}
+    return (_load_file(root, "semjax/profiles/fitted.report.json"),
+            _load_file(root, "results/calibration/fitted_world.report.json"), model)
+
+
+def _calibration_bounds(root: Path) -> tuple[list]:
+    import numpy as np
+
+    from semjax.calibration.constants import CATALOGUE
+    from semjax.params import EnvParams
+
+    params = EnvParams()
+
+    def value(bound):
+        x = np.asarray(bound(params), np.float64)
+        return x.tolist() if x.ndim else float(x)
+
+    return ([{"name": spec.name, "where": spec.where, "lo": value(spec.lo), "hi": value(spec.hi), "log": spec.log,
+              "source": spec.source} for spec in CATALOGUE.values()],)
+
+
+_PAPER_SPECS = {"main": "configs/paper/main.yaml", "quick_main": "configs/paper/quick/main.yaml",
+                "quick_preferences": "configs/paper/quick/preferences.yaml"}
+
+#: Value groups for numbers in prose: ``<!-- value: GROUP.KEY -->``; each renders a mapping of
+#: KEY to text from its sources.
+VALUES: dict[str, Table] = {
+    "bench": Table(bench_tables.docs_values, ("benchmarks/results/env_throughput.json",)),
+    "paper_full": Table(tables.paper_values, (_PAPER_FULL,)),
+    "paper_specs": Table(lambda *specs: tables.paper_spec_values(*specs, names=tuple(_PAPER_SPECS)),
+                         tuple(_PAPER_SPECS.values())),
+    "learners": Table(tables.learners_values,
+                      ("results/learners/gamma/sweep.yaml", "results/learners/gamma/summary.csv",
+                       "results/learners/budget/sweep.yaml", "results/learners/d3qn/sweep.yaml", "configs/paper.yaml")),
+    "calibration": Table(tables.calibration_values,
+                         ("semjax/profiles/fitted.report.json", "results/calibration/fitted_world.report.json",
+                          _PAPER_PROFILE, "semjax/params.py"), load=_calibration_values),
 }
 
 
@@ -211,7 +280,6 @@ TABLES: dict[str, Table] = {
 
 
 # The benchmarks' tables, rendered by semjax.bench.tables from the JSON each benchmark writes.
-from semjax.bench import tables as bench_tables  # noqa: E402
 
 TABLES.update({name: Table(render, (source,)) for name, (render, source) in bench_tables.DOCS_TABLES.items()})
 TABLES["readme_speed"] = Table(bench_tables.readme_speed, ("benchmarks/results/env_throughput.json",
@@ -221,12 +289,13 @@ TABLES["readme_speed"] = Table(bench_tables.readme_speed, ("benchmarks/results/e
 @dataclasses.dataclass(frozen=True)
 class Region:
     """One generated table in a page: lines ``start`` (the opening marker) to ``end`` (the
-    closing one), 0-based, both included."""
+    closing one), 0-based, both included; or one inline value (``kind="value"``)."""
 
     path: Path
     name: str
     start: int
     end: int
+    kind: str = "table"  # or "value": one inline value on line ``start`` (= ``end``)
 
 
 def documents(root: Path) -> list[Path]:
@@ -287,18 +356,71 @@ def region_body(table: Table, root: Path) -> list[str]:
     return [note, "", *rendered.split("\n"), ""]
 
 
-def process(root: Path, registry: dict[str, Table], *, write: bool) -> list[tuple[Region, list[str]]]:
-    """Renders every region of every page; rewrites the pages with stale regions when ``write``.
+class _Values:
+    """The registered value groups of ``values``, each rendered once, on first use."""
 
-    Returns each stale region with a unified diff from its committed to its generated lines
-    (empty when every region is current). Each table is rendered once however many pages use it.
+    def __init__(self, root: Path, values: dict[str, Table]):
+        self.root, self.values, self.rendered = root, values, {}
+
+    def text(self, path: Path, line: int, name: str) -> str:
+        group, key = name.split(".", 1)
+        if group not in self.values:
+            raise GenerateError(f"{path}:{line + 1}: unknown value group {group!r} in {name!r}; "
+                                f"registered: {', '.join(sorted(self.values))}")
+        if group not in self.rendered:
+            table = self.values[group]
+            self.rendered[group] = dict(table.render(*table.arguments(self.root)))
+        if key not in self.rendered[group]:
+            raise GenerateError(f"{path}:{line + 1}: value group {group!r} has no {key!r}; "
+                                f"it has: {', '.join(sorted(self.rendered[group]))}")
+        return self.rendered[group][key]
+
+
+def fill_values(path: Path, lines: Sequence[str], regions: Sequence[Region],
+                values: _Values) -> tuple[list[str], list[tuple[Region, list[str]]]]:
+    """The page's lines with every inline value outside code blocks and tables re-rendered, and
+    each stale value with its committed and generated line."""
+    inside = set()
+    for region in regions:
+        inside.update(range(region.start, region.end + 1))
+    out, stale = [], []
+    for i, (line, outside) in enumerate(zip(lines, outside_fences(lines))):
+        if not outside or i in inside or not VALUE_OPEN.search(line):
+            out.append(line)
+            continue
+        found = list(VALUE.finditer(line))
+        if len(found) != len(VALUE_OPEN.findall(line)):
+            raise GenerateError(f"{path}:{i + 1}: a value marker is not closed with <!-- /value --> "
+                                f"on the same line")
+        new = VALUE.sub(lambda m: m["open"] + values.text(path, i, m["name"]) + m["close"], line)
+        for match in found:
+            if values.text(path, i, match["name"]) != match["text"]:
+                stale.append((Region(path, match["name"], i, i, kind="value"),
+                              [f"-{match['text']}", f"+{values.text(path, i, match['name'])}"]))
+        out.append(new)
+    return out, stale
+
+
+def process(root: Path, registry: dict[str, Table], *, write: bool,
+            values: dict[str, Table] | None = None) -> list[tuple[Region, list[str]]]:
+    """Renders every region and inline value of every page; rewrites the pages with stale ones
+    when ``write``.
+
+    Returns each stale region (or value) with a unified diff from its committed to its
+    generated lines (empty when all are current). Each table or value group is rendered once
+    however many pages use it. ``values`` defaults to :data:`VALUES`.
     """
     rendered: dict[str, list[str]] = {}
     stale = []
+    inline = _Values(root, VALUES if values is None else values)
     for page in documents(root):
         lines = page.read_text().split("\n")
         regions = find_regions(page.relative_to(root), lines, list(registry))
+        lines, stale_values = fill_values(page.relative_to(root), lines, regions, inline)
+        stale += stale_values
         if not regions:
+            if write and stale_values:
+                page.write_text("\n".join(lines))
             continue
         out, cursor = [], 0
         for region in regions:
@@ -312,7 +434,7 @@ def process(root: Path, registry: dict[str, Table], *, write: bool) -> list[tupl
             out += lines[cursor:region.start + 1] + body
             cursor = region.end
         out += lines[cursor:]
-        if write and out != lines:
+        if write and (out != lines or stale_values):
             page.write_text("\n".join(out))
     return stale
 
@@ -320,6 +442,11 @@ def process(root: Path, registry: dict[str, Table], *, write: bool) -> list[tupl
 def describe(region: Region, diff: Sequence[str], registry: dict[str, Table], max_lines: int = 24) -> str:
     """``path:line: table NAME is stale (its sources: ...)`` and the first lines of the diff."""
     shown = list(diff[:max_lines]) + ([f"... {len(diff) - max_lines} more lines"] if len(diff) > max_lines else [])
+    if region.kind == "value":
+        group = VALUES.get(region.name.split(".", 1)[0])
+        sources = ", ".join(group.sources) if group else "?"
+        return (f"{region.path}:{region.start + 1}: value {region.name!r} is stale "
+                f"(its sources: {sources})\n    " + "\n    ".join(shown))
     return (f"{region.path}:{region.start + 1}: table {region.name!r} is stale "
             f"(its sources: {', '.join(registry[region.name].sources)})\n    " + "\n    ".join(shown))
 
@@ -336,7 +463,7 @@ def usage(root: Path, registry: dict[str, Table]) -> dict[str, list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each stale table")
+    mode.add_argument("--check", action="store_true", help="change nothing; exit 1 naming each stale table or value")
     mode.add_argument("--list", action="store_true", help="list the registered tables, their sources and uses")
     parser.add_argument("--root", type=Path, default=ROOT,
                         help="the repository root whose README.md and docs/*.md to process (default: this one)")
@@ -346,6 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list:
             for name, places in usage(root, TABLES).items():
                 print(f"{name}: {', '.join(TABLES[name].sources)} -> {', '.join(places) or '(unused)'}")
+            for group, table in VALUES.items():
+                print(f"value group {group}: {', '.join(table.sources)}")
             return 0
         stale = process(root, TABLES, write=not args.check)
     except GenerateError as exc:
@@ -355,11 +484,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for region, diff in stale:
             print(describe(region, diff, TABLES), file=sys.stderr)
         if stale:
-            print(f"{len(stale)} stale table(s): run python docs/generate.py", file=sys.stderr)
+            print(f"{len(stale)} stale table(s) or value(s): run python docs/generate.py", file=sys.stderr)
             return 1
         return 0
     for region, _ in stale:
-        print(f"rewrote {region.path}:{region.start + 1}: table {region.name!r}")
+        print(f"rewrote {region.path}:{region.start + 1}: {region.kind} {region.name!r}")
     return 0
 
 if __name__ == "__main__":

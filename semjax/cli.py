@@ -25,12 +25,14 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the epilog's layout and names each option's default where it has one."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text and action.option_strings:
+        default = action.default
+        shown = not (default is None or default is False or default is argparse.SUPPRESS)
+        if shown and "default" not in text and action.option_strings:
             text += f" (default: {action.default})"
         return text
 
@@ -281,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="semjax", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
-    demo = sub.add_parser("demo", help="evaluate the fixed policies on the default world", formatter_class=_Formatter,
+    demo = sub.add_parser("demo", help="evaluate the fixed policies on the default world", formatter_class=HelpFormatter,
                            epilog=("example: semjax demo params.noise_power=1e-3 --episodes 100\n"
                                  "time: about half a minute on a 2-core CPU (compiling each policy's program dominates)"))
     demo.add_argument("--config", default=None, help="YAML config (default: built-in paper world)")
@@ -291,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("overrides", nargs="*", help="dotted overrides, e.g. params.bandwidth=5e6 env.num_ues=8")
     demo.set_defaults(func=_demo)
 
-    train = sub.add_parser("train", help="train semantic-aware MAPPO and evaluate it", formatter_class=_Formatter,
+    train = sub.add_parser("train", help="train semantic-aware MAPPO and evaluate it", formatter_class=HelpFormatter,
                            epilog=("example: semjax train --config configs/paper.yaml --out runs/paper method=mappo_unaware\n"
                                   "methods: mappo (default), mappo_discrete, mappo_unaware, d3qn, d3qn_unaware\n"
                                   "time: configs/paper.yaml (2000 updates of 64 envs) takes about 11 minutes on a 2-core CPU;\n"
@@ -306,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", help="dotted overrides, e.g. method=d3qn train.num_updates=100")
     train.set_defaults(func=_train)
 
-    ev = sub.add_parser("evaluate", help="evaluate a trained run, optionally under other env params", formatter_class=_Formatter,
+    ev = sub.add_parser("evaluate", help="evaluate a trained run, optionally under other env params", formatter_class=HelpFormatter,
                            epilog=("example: semjax evaluate runs/paper params.bandwidth=5e6 --json\n"
                                 "time: about 20 s for 200 episodes on a 2-core CPU"))
     ev.add_argument("run_dir", help="a directory written by semjax train")
@@ -315,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("overrides", nargs="*", help="dotted overrides of params.* (e.g. params.bandwidth=5e6) or eval.*")
     ev.set_defaults(func=_evaluate)
 
-    prof = sub.add_parser("profile", help="measure the Flax split codecs and fit a task profile (needs the codecs extra)", formatter_class=_Formatter,
+    prof = sub.add_parser("profile", help="measure the Flax split codecs and fit a task profile (needs the codecs extra)", formatter_class=HelpFormatter,
                            epilog=("example: semjax profile --quick --out runs/profile/measured.json\n"
                                     "time: --quick takes minutes on a 2-core CPU, the full run hours (docs/codecs.md)"))
     prof.add_argument("--out", default="runs/profile/measured.json", help="profile JSON to write")
@@ -331,9 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--seed", type=int, default=0)
     prof.set_defaults(func=_profile)
 
-    pp = sub.add_parser("paper", help="run the paper's experiments: every method, every figure, RESULTS.md", formatter_class=_Formatter,
+    pp = sub.add_parser("paper", help="run the paper's experiments: every method, every figure, RESULTS.md", formatter_class=HelpFormatter,
                            epilog=("example: semjax paper --quick --out runs/paper_quick\n"
-                                  "time: --quick takes under 20 minutes on a 2-core CPU, the full budget about a day of CPU time\n"
+                                  "time: --quick takes about half an hour on a 2-core CPU (results/paper_quick records it), the full budget about a day of CPU time\n"
                                   "(docs/paper.md; results/paper_*/RESULTS.md state each run's program time)"))
     pp.add_argument("--quick", action="store_true", help="the quick budget (semjax/configs/paper/quick/)")
     pp.add_argument("--budget", default=None, metavar="DIR",
@@ -345,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("overrides", nargs="*", help="dotted config overrides for every spec, e.g. env.profile=fitted")
     pp.set_defaults(func=_paper)
 
-    sw = sub.add_parser("sweep", help="train/evaluate many methods x configs x seeds as compiled, sharded programs", formatter_class=_Formatter,
+    sw = sub.add_parser("sweep", help="train/evaluate many methods x configs x seeds as compiled, sharded programs", formatter_class=HelpFormatter,
                            epilog=("example: semjax sweep configs/sweeps/heuristics_world_eval.yaml seeds=2\n"
                                   "time: from seconds (fixed methods) to hours (the paper's retraining budgets); programs.csv\n"
                                   "in the output folder records each program's compile and run seconds (docs/sweeps.md)"))

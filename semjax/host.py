@@ -5,7 +5,7 @@ every thread parks and the call never returns (0 % CPU, forever). Measured on 2 
 JAX 0.10.2: MAPPO at width 64 vmapped over 2 seeds hangs (width 16 to 48 does not), and so
 does the 3-seed, 64-env program of ``semjax paper``. Turning off XLA's
 concurrency-optimised scheduler avoids it and costs nothing; the other cure, a thread pool of
-16 (``NPROC=16``), also works but makes a single 64-env MAPPO run 36-44 % slower on
+16 (``NPROC=16``), also works but makes a single 64-env MAPPO run markedly slower on
 2 cores (oversubscription), and YNNPACK, XNNPACK, oneDNN or single-threaded Eigen being off
 do not help.
 
@@ -17,7 +17,7 @@ The flag is not a cure for every program: the sweep's vmapped program split over
 devices with single-threaded Eigen still wedged with it and the default pool, so ``semjax
 sweep`` also calls :func:`widen_cpu_pool` and pays its cost. ``semjax paper`` does not: every
 one of its programs ran with the flag alone (the whole quick budget, and Fig. 10's N = 8 and 10
-programs of every method), and the quick budget took 15 min 40 s instead of 19 min 59 s.
+programs of every method), and the quick budget ran faster without the wide pool.
 The pool size changes the numbers (:func:`semjax.config.versions`), so a ``semjax paper``
 cache written with ``NPROC=16`` resumes only with ``NPROC=16`` set again.
 """

@@ -455,3 +455,163 @@ def calibration_constants_table(report: Mapping[str, Any]) -> str:
         rows.append([f"`{c['constant']}`", f"{op} {c['fitted']:.3g}{unit}", f"{op} [{c['lo']:.3g}, {c['hi']:.3g}]{unit}",
                      f"{c['reach_alone_range_fraction']:.2f}", f"{c['reach_range_fraction']:.2f}"])
     return markdown_table(["constant", "fitted", "bounds", "alone", "with the others"], rows)
+
+
+# --------------------------------------------------------------------------------------
+# Values in prose: GROUP.KEY -> text, for ``<!-- value: GROUP.KEY -->`` markers
+# --------------------------------------------------------------------------------------
+
+
+def percent(x: float, digits: int = 1) -> str:
+    """A fraction as a percentage: ``percent(0.1234) == "12.3 %"``."""
+    return f"{100 * x:.{digits}f} %"
+
+
+def duration(seconds: float) -> str:
+    """Wall time as a reader says it: ``"4 min 46 s"``, ``"38 s"``, ``"1 h 02 min"``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def _targets(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {t["name"]: t for t in report["targets"]}
+
+
+def calibration_values(report: Mapping[str, Any], world_report: Mapping[str, Any],
+                       model: Mapping[str, float]) -> dict[str, str]:
+    """The numbers docs/calibration.md quotes in its prose, from the shipped fit's report, the
+    report of the fit that also moves the world's constants, and the model's defaults
+    (``freq_min``, ``freq_ref`` in Hz, ``acc_min`` as a fraction)."""
+    targets, config = _targets(report), report["config"]
+    worlds = report["worlds"]
+    fmt = {name: _TARGET_VALUE[t["metric"]] for name, t in targets.items()}
+    mappo_gain, d3qn_gain = targets["gain_vs_mappo_unaware"], targets["gain_vs_d3qn_unaware"]
+    tol = report["tolerance"]
+    eigen = sorted(report["identifiability"]["eigen"], key=lambda e: -e["eigenvalue"])
+    pinned = [e["eigenvalue"] for e in eigen if e["pinned"]]
+    free = [e["eigenvalue"] for e in eigen if not e["pinned"]]
+    factor = {c["constant"]: c["fitted"] for c in report["constants"]}
+    world_targets = _targets(world_report)
+    values = {
+        # the paper's printed numbers (the targets file)
+        "paper_gain_mappo": fmt["gain_vs_mappo_unaware"](mappo_gain["paper"]),
+        "paper_gain_d3qn": fmt["gain_vs_d3qn_unaware"](d3qn_gain["paper"]),
+        "paper_gain_spread": f"{100 * abs(d3qn_gain['paper'] - mappo_gain['paper']):.1f}",
+        "paper_delay_accuracy": fmt["table5_delay_accuracy"](targets["table5_delay_accuracy"]["paper"]),
+        "paper_accuracy_latency": fmt["table5_accuracy_latency"](targets["table5_accuracy_latency"]["paper"]),
+        "paper_accuracy_energy": fmt["table5_accuracy_energy"](targets["table5_accuracy_energy"]["paper"]),
+        "target_count": str(len(targets)),
+        "world": report["world"],
+        "table5_count": str(sum(name.startswith("table5_") for name in targets)),
+        # the model's defaults the prose reasons with
+        "acc_min": percent(model["acc_min"], 0),
+        "accuracy_penalty_slope": f"{1 / model['acc_min']:.3g}",
+        "freq_min": f"{model['freq_min'] / 1e9:.3g} GHz",
+        "freq_ref": f"{model['freq_ref'] / 1e9:.3g} GHz",
+        # the fit's settings
+        "restarts": str(config["restarts"]),
+        "steps": str(config["steps"]),
+        "batch": str(config["batch"]),
+        "eval_batch": str(config["eval_batch"]),
+        "lr": f"{config['lr']:g}",
+        "temperature_start": f"{config['temperature_start']:g}",
+        "temperature_end": f"{config['temperature_end']:g}",
+        "anneal_fraction": percent(config["anneal_fraction"], 0),
+        "correct_every": str(config["correct_every"]),
+        "start_radius": f"{config['start_radius']:g}",
+        "tolerance": percent(tol, 0),
+        # what it found
+        "wall": duration(report["wall_s"]),
+        "loss_base": f"{report['loss']['base_exact']:.3f}",
+        "loss_fitted": f"{report['loss']['fitted_exact']:.3f}",
+        "loss_fit_batch": f"{report['loss_exact_oracle_fit_batch']:.3f}",
+        "rms_base": percent(math.sqrt(report["loss"]["base_exact"]), 0),
+        "rms_fitted": percent(math.sqrt(report["loss"]["fitted_exact"]), 0),
+        "met": str(report["met"]),
+        "gain_base": percent(mappo_gain["base"], 2),
+        "gain_fitted": percent(mappo_gain["fitted"], 2),
+        "gain_both_low": percent(d3qn_gain["paper"] * (1 - tol), 2),
+        "gain_both_high": percent(mappo_gain["paper"] * (1 + tol), 2),
+        "payload_factor": f"{factor['data_bits']:.2g}",
+        "delay_accuracy_fitted": fmt["table5_delay_accuracy"](targets["table5_delay_accuracy"]["fitted"]),
+        "none_energy_error": f"{100 * targets['table5_none_energy']['error']:+.1f} %",
+        "energy_energy_error": f"{100 * targets['table5_energy_energy']['error']:+.1f} %",
+        "accuracy_offload_fitted": percent(worlds["fitted_exact"]["accuracy"]["offload_rate"]),
+        "eigen_count": str(len(eigen)),
+        "pinned_count": str(len(pinned)),
+        "free_count": str(len(free)),
+        "pinned_eigenvalues": ", ".join(f"{v:.2g}" for v in pinned),
+        "free_eigenvalue_max": f"{max(free):.2g}" if free else MISSING,
+        "free_eigenvalue_min": f"{min(free):.2g}" if free else MISSING,
+        # the fit that also moves the world's constants
+        "world_wall": duration(world_report["wall_s"]),
+        "world_met": str(world_report["met"]),
+        "world_loss_fitted": f"{world_report['loss']['fitted_exact']:.3f}",
+        "world_loss_fit_batch": f"{world_report['loss_exact_oracle_fit_batch']:.3f}",
+        "world_energy_latency_error": f"{100 * world_targets['table5_energy_latency']['error']:+.1f} %",
+        "world_none_latency_error": f"{100 * world_targets['table5_none_latency']['error']:+.1f} %",
+    }
+    for world, label in (("base_exact", "base"), ("fitted_exact", "fitted")):
+        for setting in ("none", "unaware"):
+            w = worlds[world][setting]
+            values[f"{setting}_offload_{label}"] = percent(w["offload_rate"])
+            values[f"{setting}_qoe_{label}"] = f"{w['qoe']:.3f}"
+            values[f"{setting}_mu_{label}"] = f"{w['mean_mu']:.2f}"
+    return values
+
+
+def calibration_bounds_table(constants: Sequence[Mapping[str, Any]]) -> str:
+    """The fittable constants of ``semjax.calibration.constants.CATALOGUE``, evaluated at the
+    default world: each one's place (a profile field or a world constant), its bounds (one value
+    per task type, ``text / image / vqa``, for a profile field whose bound follows the profile),
+    its coordinates, and why. ``constants``: one dict per constant with ``name``, ``where``,
+    ``lo``, ``hi`` (a number or a list per task type), ``log`` and ``source``."""
+    def bound(x):
+        return per_type(x) if isinstance(x, (list, tuple)) else compact(x)
+
+    rows = [[f"`{c['name']}`", c["where"], bound(c["lo"]), bound(c["hi"]), "log" if c["log"] else "linear",
+             c["source"]] for c in constants]
+    return markdown_table(["constant", "in", "lower", "upper", "coordinate", "why"], rows)
+
+
+def learners_values(gamma: Mapping[str, Any], gamma_summary: Sequence[Mapping[str, str]],
+                    budget: Mapping[str, Any], d3qn: Mapping[str, Any], paper: Mapping[str, Any]) -> dict[str, str]:
+    """The budgets docs/learners.md quotes, from the studies' resolved sweep files (the
+    ``sweep.yaml`` each wrote beside its results), the gamma study's summary (its seed count) and
+    ``configs/paper.yaml``."""
+    def steps(train):
+        return train["num_updates"] * train["num_envs"] * train["rollout_len"]
+
+    paper_train = paper["train"]
+    return {
+        "seeds": str(max(int(row["n"]) for row in gamma_summary)),
+        "gamma_mappo_updates": str(gamma["base"]["train"]["num_updates"]),
+        "gamma_mappo_envs": str(gamma["base"]["train"]["num_envs"]),
+        "gamma_d3qn_updates": str(gamma["base"]["d3qn"]["num_updates"]),
+        "gamma_d3qn_envs": str(gamma["base"]["d3qn"]["num_envs"]),
+        "paper_gamma": f"{paper_train['gamma']:g}",
+        "budget_mappo_updates": str(budget["base"]["train"]["num_updates"]),
+        "budget_mappo_envs": str(budget["base"]["train"]["num_envs"]),
+        "budget_fraction_of_paper": percent(steps(budget["base"]["train"]) / steps(paper_train), 0),
+        "paper_mappo_updates": str(paper_train["num_updates"]),
+        "paper_mappo_envs": str(paper_train["num_envs"]),
+        "d3qn_updates": str(d3qn["base"]["d3qn"]["num_updates"]),
+        "d3qn_envs": str(d3qn["base"]["d3qn"]["num_envs"]),
+    }
+
+
+def paper_values(results: Mapping[str, Any]) -> dict[str, str]:
+    """The budget README quotes beside a ``semjax paper`` run's table: its seeds and test
+    episodes (``results.json``'s ``run.budget_detail``)."""
+    detail = results["run"]["budget_detail"]
+    return {"seeds": str(detail["seeds"]), "episodes": str(detail["episodes"]), "budget": results["run"]["budget"]}
+
+
+def paper_spec_values(*specs: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
+    """``NAME_seeds`` for each ``semjax paper`` spec file (as written, before ``extends``), for
+    docs/paper.md's prose; ``names`` labels ``specs`` in order (e.g. ``quick_preferences``)."""
+    return {f"{name}_seeds": str(spec["seeds"]) for name, spec in zip(names, specs, strict=True)}

@@ -51,10 +51,9 @@ def prepare_host(devices: int | None = None) -> str:
     :func:`semjax.host.prepare_host` (one CPU device per core, default ``os.cpu_count()``;
     single-threaded Eigen), except that XLA's thread pool keeps its default size (``NPROC`` =
     the core count) unless ``NPROC`` is already set: the pool of 16 that vmapped *training*
-    programs need on small machines costs an env rollout a lot. Measured on 2 cores (B = 16384,
-    N = K = 4, 2 devices, 3 runs each, load average 7-9): 950-1130 ns of CPU time per env step
-    with ``NPROC=16`` against 565-600 ns with the default pool, and 0.94-1.23 against 1.1-1.7 M
-    env steps/s. A process that also trains should use ``semjax.host.prepare_host``.
+    programs need on small machines costs an env rollout a lot (on 2 cores, markedly more CPU
+    time per env step; docs/benchmarks.md says how to measure it on yours). A process that
+    also trains should use ``semjax.host.prepare_host``.
     Returns ``XLA_FLAGS``.
     """
     os.environ.setdefault("NPROC", str(os.cpu_count() or 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -325,3 +326,41 @@ def test_stop_after_rejects_what_is_not_a_duration(text, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["paper", "--stop-after", text])
     assert exc.value.code == 2 and "--stop-after" in capsys.readouterr().err
+
+
+def _help_of(parser, path):
+    """The --help text of the (sub-)parser reached by the verbs in ``path``."""
+    for name in path:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return parser.format_help()
+
+
+def _verb_paths():
+    from semjax.cli import build_parser
+
+    parser = build_parser()
+    paths = []
+    for name, verb in next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices.items():
+        paths.append((name,))
+        nested = [a for a in verb._actions if isinstance(a, argparse._SubParsersAction)]
+        paths += [(name, child) for a in nested for child in a.choices]
+    return parser, paths
+
+
+def test_every_verb_help_names_an_example_its_time_and_its_defaults():
+    parser, paths = _verb_paths()
+    assert ("bench", "env") in paths and ("calibrate",) in paths and ("paper",) in paths
+    for path in paths:
+        text = _help_of(parser, path)
+        assert f"example: semjax {' '.join(path)}" in text, path
+        assert "\ntime: " in text, path
+        verb = parser
+        for name in path:
+            verb = next(a for a in verb._actions if isinstance(a, argparse._SubParsersAction)).choices[name]
+        formatter = verb._get_formatter()
+        for action in verb._actions:
+            # every option with a default value says it (0 too: it is not False)
+            if action.option_strings and action.default not in (None, argparse.SUPPRESS) \
+                    and action.default is not False and action.help is not argparse.SUPPRESS:
+                assert "default" in formatter._get_help_string(action), (path, action.option_strings)

@@ -99,7 +99,7 @@ def _copy_for_generation(dest: Path) -> None:
         target = dest / page.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(page, target)
-    for table in generate.TABLES.values():
+    for table in [*generate.TABLES.values(), *generate.VALUES.values()]:
         for source in table.sources:
             target = dest / source
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +125,10 @@ def test_editing_a_committed_json_makes_the_check_fail(tmp_path):
     results = json.loads(results_path.read_text())
     results["methods"]["mappo"]["qoe"] = 0.25
     results_path.write_text(json.dumps(results))
+    report_path = tmp_path / "semjax/profiles/fitted.report.json"
+    report = json.loads(report_path.read_text())
+    report["wall_s"] = 754.0
+    report_path.write_text(json.dumps(report))
 
     proc = _check(tmp_path)
     assert proc.returncode == 1, proc.stderr
@@ -134,6 +138,9 @@ def test_editing_a_committed_json_makes_the_check_fail(tmp_path):
     edited = {"semjax/profiles/measured.json", "results/paper_full/results.json"}
     assert all(edited & set(generate.TABLES[name].sources) for name in stale), stale
     assert "0.2500" in proc.stderr  # the diff shows the new value
+    # a number in prose is checked too: the calibration's wall time, on the line that says it
+    assert re.search(r"docs/calibration.md:\d+: value 'calibration.wall' is stale", proc.stderr), proc.stderr
+    assert "+12 min 34 s" in proc.stderr
 
 
 def _page(tmp_path: Path, text: str) -> Path:
@@ -176,6 +183,35 @@ def test_generator_leaves_markers_inside_code_blocks_alone(tmp_path):
     _page(tmp_path, text)
     assert generate.process(tmp_path, _registry(), write=True) == []
     assert (tmp_path / "docs/page.md").read_text() == text
+
+
+def _values():
+    return {"w": generate.Table(lambda: {"speed": "2.5 M", "n": "4"}, ("nothing.json",), load=lambda root: ())}
+
+
+def test_generator_fills_inline_values_and_then_finds_them_current(tmp_path):
+    page = _page(tmp_path, "A step runs at <!-- value: w.speed -->1 M<!-- /value --> env steps/s "
+                           "with N = <!-- value: w.n -->4<!-- /value -->.\n"
+                           "```text\n<!-- value: w.speed -->typed<!-- /value -->\n```\n")
+    stale = generate.process(tmp_path, _registry(), write=False, values=_values())
+    assert [(r.kind, r.name, r.start) for r, _ in stale] == [("value", "w.speed", 0)]
+    assert stale[0][1] == ["-1 M", "+2.5 M"]
+    generate.process(tmp_path, _registry(), write=True, values=_values())
+    assert page.read_text() == ("A step runs at <!-- value: w.speed -->2.5 M<!-- /value --> env steps/s "
+                                "with N = <!-- value: w.n -->4<!-- /value -->.\n"
+                                "```text\n<!-- value: w.speed -->typed<!-- /value -->\n```\n")
+    assert generate.process(tmp_path, _registry(), write=False, values=_values()) == []
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x <!-- value: nope.speed -->1<!-- /value -->\n", "page.md:2: unknown value group 'nope'"),
+    ("x <!-- value: w.nope -->1<!-- /value -->\n", "page.md:2: value group 'w' has no 'nope'"),
+    ("x <!-- value: w.n -->1\n<!-- /value -->\n", "page.md:2: a value marker is not closed"),
+], ids=["unknown-group", "unknown-key", "unclosed"])
+def test_generator_refuses_bad_value_markup_naming_the_line(tmp_path, text, message):
+    _page(tmp_path, "intro\n" + text)
+    with pytest.raises(generate.GenerateError, match=message):
+        generate.process(tmp_path, _registry(), write=False, values=_values())
 
 
 def test_generator_check_names_a_missing_source(tmp_path):

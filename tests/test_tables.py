@@ -151,3 +151,63 @@ def test_calibration_tables_by_hand():
     constants = tables.calibration_constants_table(report).splitlines()
     assert constants[2] == "| `data_bits` | x 7.51 | x [0.0488, 99.7] | 0.11 | 0.57 |"
     assert constants[3] == "| `snr_mid_db` | + 3.45 dB | + [-10, 20] dB | 0.11 | 4.20 |"
+
+
+def test_duration_reads_as_spoken():
+    assert [tables.duration(s) for s in (0.4, 38, 59.6, 286.48, 3599, 3720)] == [
+        "0 s", "38 s", "1 min 0 s", "4 min 46 s", "59 min 59 s", "1 h 02 min"]
+
+
+def _hand_report(wall_s: float, gain_base: float) -> dict:
+    """A calibration report with every key ``calibration_values`` reads, numbers chosen by hand."""
+    target = {"error": 0.0, "base": 0.0, "fitted": 0.0}
+    names = {"table5_none_energy": ("energy_j", 0.0186), "table5_energy_energy": ("energy_j", 0.0163),
+             "table5_energy_latency": ("latency_ms", 3.5), "table5_none_latency": ("latency_ms", 0.523),
+             "table5_delay_accuracy": ("accuracy", 0.4308), "table5_accuracy_latency": ("latency_ms", 1.67),
+             "table5_accuracy_energy": ("energy_j", 0.0682), "gain_vs_mappo_unaware": ("qoe_gain", 0.1268),
+             "gain_vs_d3qn_unaware": ("qoe_gain", 0.1448)}
+    targets = [dict(target, name=n, metric=m, paper=v) for n, (m, v) in names.items()]
+    targets[-2].update(base=gain_base, fitted=0.154)
+    targets[0].update(error=0.375)
+    world = {s: {"offload_rate": 0.5, "qoe": 0.6, "mean_mu": 0.25} for s in ("none", "unaware", "accuracy")}
+    return {"targets": targets, "world": "N = K = 4", "tolerance": 0.1, "wall_s": wall_s, "met": 6,
+            "config": {"restarts": 3, "steps": 40, "batch": 128, "eval_batch": 512, "lr": 0.08,
+                       "temperature_start": 0.03, "temperature_end": 0.003, "anneal_fraction": 0.7,
+                       "correct_every": 10, "start_radius": 0.3},
+            "loss": {"base_exact": 0.1369, "fitted_exact": 0.0361}, "loss_exact_oracle_fit_batch": 0.026,
+            "identifiability": {"eigen": [{"eigenvalue": 0.01, "pinned": False}, {"eigenvalue": 3.7, "pinned": True},
+                                          {"eigenvalue": 2e-5, "pinned": False}]},
+            "constants": [{"constant": "data_bits", "fitted": 7.512}],
+            "worlds": {"base_exact": world, "fitted_exact": world}}
+
+
+def test_calibration_values_by_hand():
+    report = _hand_report(286.48, 0.0573)
+    values = tables.calibration_values(report, _hand_report(355.3, 0.05), {"acc_min": 0.5, "freq_min": 1.5e9,
+                                                                         "freq_ref": 1.6e9})
+    assert values["wall"] == "4 min 46 s" and values["world_wall"] == "5 min 55 s"
+    assert values["gain_base"] == "5.73 %" and values["paper_gain_mappo"] == "12.68 %"
+    # both gains within 10 %: [0.9 x 14.48 %, 1.1 x 12.68 %]
+    assert (values["gain_both_low"], values["gain_both_high"]) == ("13.03 %", "13.95 %")
+    assert values["paper_gain_spread"] == "1.8"
+    assert (values["rms_base"], values["rms_fitted"]) == ("37 %", "19 %")  # sqrt(0.1369), sqrt(0.0361)
+    assert values["accuracy_penalty_slope"] == "2" and values["acc_min"] == "50 %"
+    assert (values["freq_min"], values["freq_ref"]) == ("1.5 GHz", "1.6 GHz")
+    assert (values["pinned_count"], values["free_count"], values["pinned_eigenvalues"]) == ("1", "2", "3.7")
+    assert (values["free_eigenvalue_max"], values["free_eigenvalue_min"]) == ("0.01", "2e-05")
+    assert values["none_energy_error"] == "+37.5 %" and values["payload_factor"] == "7.5"
+    assert values["unaware_offload_fitted"] == "50.0 %" and values["none_mu_base"] == "0.25"
+
+
+def test_bench_docs_values_by_hand():
+    from semjax.bench import tables as bench_tables
+
+    part = {"flops_per_env_step": 7288.0, "transcendentals_per_env_step": 80.0, "bytes_per_env_step": 5236.2}
+    result = {"profile": {"num_envs": 16384, "num_ues": 4,
+                          "parts": {"rollout": part, "env_step": dict(part, flops_per_env_step=3192.0)}},
+              "rows": [{"num_ues": 16, "num_envs": 1, "state_bytes_per_env": 1200, "obs_bytes_per_env": 2900},
+                       {"num_ues": 4, "num_envs": 64, "state_bytes_per_env": 124, "obs_bytes_per_env": 352}]}
+    values = bench_tables.docs_values(result)
+    assert values == {"profile_batch": "16384", "profile_num_ues": "4", "rollout_kflops": "7",
+                      "rollout_transcendentals": "80", "rollout_kbytes": "5", "env_step_kflops": "3",
+                      "state_bytes": "124", "obs_bytes": "352", "smallest_num_ues": "4", "h200_gib": "139"}

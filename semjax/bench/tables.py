@@ -132,16 +132,20 @@ def env_headline(result: Mapping[str, Any]) -> str:
             + part("vs per-env NumPy", h["ratio_vs_per_env"], h["target_vs_per_env"], h["met_vs_per_env"]))
 
 
+#: The GPU memory an H200 exposes to JAX, in GiB, which the memory table sizes B against.
+H200_GIB = 139
+
+
 def env_memory_table(result: Mapping[str, Any], fmt: str = "markdown") -> str:
     """Bytes per env: the state, one observation, and what XLA allocates for the rollout
     (arguments + temporaries of one device's program, divided by that device's envs), on one
-    device; the last column is how many envs that allows in an H200's 139 GiB."""
-    header = ["N = K", "B", "state / env", "obs / env", "rollout / env", "envs per 139 GiB"]
+    device; the last column is how many envs that allows in an H200's memory (:data:`H200_GIB`)."""
+    header = ["N = K", "B", "state / env", "obs / env", "rollout / env", f"envs per {H200_GIB} GiB"]
     rows = []
     for row in result["rows"]:
         mem = (row.get("jax", {}).get("1") or {}).get("memory") or {}
         per_env = (mem["argument"] + mem["temp"]) / row["num_envs"] if "temp" in mem else None
-        fit = f"{(139 * 2 ** 30) / per_env:.2e}" if per_env else "-"
+        fit = f"{(H200_GIB * 2 ** 30) / per_env:.2e}" if per_env else "-"
         rows.append([str(row["num_ues"]), str(row["num_envs"]), size(row.get("state_bytes_per_env")),
                      size(row.get("obs_bytes_per_env")), size(per_env), fit])
     return render(header, rows, fmt, align="r" * len(header))
@@ -209,6 +213,29 @@ def readme_speed(env_result: Mapping[str, Any], train_result: Mapping[str, Any])
     return table + (f"\n\nMeasured by `semjax bench env` and `semjax bench train` on {m.get('cpu', '-')} "
                     f"({m.get('cpu_count', '-')} cores, no GPU), JAX {m.get('jax', '-')}; "
                     f"[all sizes and peers](docs/benchmarks.md).")
+
+
+# ---------------------------------------------------------------------------- values in prose
+
+
+def docs_values(env_result: Mapping[str, Any]) -> dict[str, str]:
+    """The numbers docs/benchmarks.md quotes in its prose (``<!-- value: bench.KEY -->``), from
+    the env benchmark's JSON: the profiled step's work counts and the smallest world's sizes."""
+    prof = env_result["profile"]
+    rollout, env_step = prof["parts"]["rollout"], prof["parts"]["env_step"]
+    smallest = min(env_result["rows"], key=lambda row: (row["num_ues"], row["num_envs"]))
+    return {
+        "profile_batch": str(prof["num_envs"]),
+        "profile_num_ues": str(prof["num_ues"]),
+        "rollout_kflops": f"{rollout['flops_per_env_step'] / 1e3:.0f}",
+        "rollout_transcendentals": f"{rollout['transcendentals_per_env_step']:.0f}",
+        "rollout_kbytes": f"{rollout['bytes_per_env_step'] / 1e3:.0f}",
+        "env_step_kflops": f"{env_step['flops_per_env_step'] / 1e3:.0f}",
+        "state_bytes": str(smallest["state_bytes_per_env"]),
+        "obs_bytes": str(smallest["obs_bytes_per_env"]),
+        "smallest_num_ues": str(smallest["num_ues"]),
+        "h200_gib": str(H200_GIB),
+    }
 
 
 # ---------------------------------------------------------------------------- docs regions

@@ -198,7 +198,7 @@ def run(args: argparse.Namespace, progress=None) -> dict[str, Any]:
 
     The matmul is timed before every width and after the last, and its best sample is the peak:
     a ceiling is the most the machine gave, and on a shared machine one sample may fall in a
-    busy moment (a run with one sample read 42 GFLOP/s while its training reached 74 GFLOP/s)."""
+    busy moment and read below what the training itself reaches."""
     from semjax.bench.env import args_record, loadavg, machine_info
 
     total = len(args.widths) + 1
