@@ -37,6 +37,19 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def _typed_verbs(parser: argparse.ArgumentParser, argv: list[str]) -> list[argparse.ArgumentParser]:
+    """The sub-parsers of the verbs named in ``argv`` (``bench env`` -> bench's and env's), so
+    that a misspelt option is matched against the options of the command typed, not every verb's."""
+    found = []
+    for word in argv:
+        subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = next((a.choices[word] for a in subparsers if word in a.choices), None)
+        if chosen is not None:
+            found.append(chosen)
+            parser = chosen
+    return found
+
+
 class _Parser(argparse.ArgumentParser):
     """An argparse parser whose errors suggest the nearest verb or option."""
 
@@ -48,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
         unknown = re.search(r"unrecognized arguments: (\S+)", message)
         subparsers = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
         verbs = [c for action in subparsers for c in action.choices]
-        parsers = [self] + [p for action in subparsers for p in action.choices.values()]
+        parsers = [self] + _typed_verbs(self, getattr(self, "typed", sys.argv[1:]))
         options = [o for p in parsers for action in p._actions for o in action.option_strings]
         guess = []
         if choice:
@@ -189,7 +202,7 @@ def _sweep(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.sweep_file, args.overrides)
     out = args.out or f"runs/sweeps/{sweep.name}"
     try:
-        info = run_sweep(sweep, out, stop_at=_deadline(args))
+        info = run_sweep(sweep, out, stop_at=_deadline(args), progress=False if args.no_progress else None)
     except TimeLimitReached as stop:
         print(f"semjax: {stop}", file=sys.stderr)
         return EX_TEMPFAIL
@@ -230,7 +243,7 @@ def _paper(args: argparse.Namespace) -> int:
     budget = args.budget or ("quick" if args.quick else "full")
     try:
         results = run_paper(args.out, budget, config=args.config, overrides=tuple(args.overrides), seeds=args.seeds,
-                            stop_at=_deadline(args))
+                            stop_at=_deadline(args), progress=False if args.no_progress else None)
     except TimeLimitReached as stop:
         print(f"semjax: {stop}", file=sys.stderr)
         return EX_TEMPFAIL
@@ -277,6 +290,8 @@ def _add_scale_out(verb: argparse.ArgumentParser) -> None:
                       help="several processes without a detected cluster: process 0's address (with the next two)")
     verb.add_argument("--num-processes", type=int, default=None, help="processes in the run (with --coordinator)")
     verb.add_argument("--process-id", type=int, default=None, help="this process's index (with --coordinator)")
+    verb.add_argument("--no-progress", action="store_true",
+                      help="no progress bars (shown by default on a terminal's stderr only)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -371,7 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     # in one run of positionals): pull them out and hand them over separately.
     overrides = [a for a in argv[1:] if "=" in a and not a.startswith("-")]
     rest = [a for i, a in enumerate(argv) if i == 0 or a not in overrides]
-    args = build_parser().parse_args(rest)
+    parser = build_parser()
+    parser.typed = rest  # what the user typed, for the suggestions of a misspelt option
+    args = parser.parse_args(rest)
     if hasattr(args, "overrides"):
         # Leftover positionals have no '=': load_config rejects them by name.
         args.overrides = overrides + list(args.overrides)

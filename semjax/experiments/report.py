@@ -215,7 +215,7 @@ def _spec_detail(sweep: Sweep) -> dict[str, Any]:
     return {"base_config": Path(config).name if config else None, "gamma": float(b.train.gamma),
             "methods": list(sweep.methods), "seeds": list(sweep.seeds), "configs": len(sweep.configs()),
             "points": len(sweep.points), "mappo_updates": int(b.train.num_updates), "mappo_envs": int(b.train.num_envs),
-            "d3qn_updates": int(b.d3qn.num_updates), "episodes": int(b.eval.episodes)}
+            "d3qn_updates": int(b.d3qn.num_updates), "episodes": int(b.eval.episodes), "profile": str(b.env.profile)}
 
 
 def _learning_curves(results: dict, main: SpecTable, store: Path) -> None:

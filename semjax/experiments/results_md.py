@@ -148,7 +148,7 @@ def _budget_sentence(run: dict[str, Any]) -> str:
     return (f"{len(main.get('seeds', []))} seeds at the default world, {main.get('mappo_updates', '?')} MAPPO / "
             f"{main.get('d3qn_updates', '?')} D3QN updates, retraining at {retrain.get('mappo_updates', '?')} MAPPO "
             f"updates with {len(retrain.get('seeds', []))} seeds; learners of `{main.get('base_config') or 'the defaults'}` "
-            f"(discount {main.get('gamma', '?')})")
+            f"(discount {main.get('gamma', '?')}); task profile `{main.get('profile', 'paper')}`")
 
 
 def _record_sentence(run: dict[str, Any]) -> str:
@@ -255,3 +255,19 @@ def write(results: dict[str, Any], path: str | Path, checks: list[tuple[str, str
         "",
     ]
     write_text(Path(path), "\n".join(line for line in lines))
+
+
+def put_section(path: str | Path, name: str, title: str, body: list[str]) -> None:
+    """A machine-written section of a RESULTS.md: ``## title`` and ``body`` between
+    ``<!-- name -->`` and ``<!-- /name -->`` markers, replaced where the markers are, else appended
+    (so a later program, e.g. the retrain check or a comparison, adds to a report it did not write)."""
+    path = Path(path)
+    begin, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    text = path.read_text()
+    section = "\n".join([begin, f"## {title}", "", *body, end]) + "\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    write_text(path, text)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from semjax.experiments import stats
+from semjax.experiments.results_md import put_section
 from semjax.experiments.store import read_csv, to_float, write_text
 
 METRICS = ("qoe", "reward")
@@ -86,24 +87,10 @@ def write(record_dir: Path, sweep_dir: Path) -> list[dict[str, Any]]:
                      f"{'agree' if r['agree'] else 'differ'} |")
     write_text(record_dir / "retrain_check.md", "\n".join(lines) + "\n")
     if (record_dir / "RESULTS.md").is_file():
-        _into_results_md(record_dir / "RESULTS.md", lines[2:])
+        put_section(record_dir / "RESULTS.md", "retrain_check", "Retrain check: today's engine against this record",
+                    lines[2:])
     write_text(record_dir / "retrain_check.json", json.dumps(rows, indent=1) + "\n")
     return rows
-
-
-BEGIN, END = "<!-- retrain_check -->", "<!-- /retrain_check -->"
-
-
-def _into_results_md(path: Path, body: list[str]) -> None:
-    """The check as the record's last section, between markers (replaced when present)."""
-    text = path.read_text()
-    section = "\n".join([BEGIN, "## Retrain check: today's engine against this record", "", *body, END]) + "\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:
