@@ -164,6 +164,12 @@ def _env_parameters(root: Path) -> tuple[dict, dict]:
     return defaults, ENV_PARAM_SOURCES
 
 
+def _sweep_schema(root: Path) -> tuple[dict]:
+    from semjax.experiments.sweep import SWEEP_SCHEMA
+
+    return (SWEEP_SCHEMA,)
+
+
 def _model_constants(root: Path) -> tuple[list]:
     from semjax import physics
     from semjax.agents.d3qn import D3QNConfig
@@ -219,6 +225,7 @@ TABLES: dict[str, Table] = {
     # the fitted profile's calibration report (docs/calibration.md)
     "calibration_targets": Table(tables.calibration_targets_table, ("semjax/profiles/fitted.report.json",)),
     "calibration_constants": Table(tables.calibration_constants_table, ("semjax/profiles/fitted.report.json",)),
+    "sweep_schema": Table(tables.schema_table, ("semjax/experiments/sweep.py",), load=_sweep_schema),
     "calibration_bounds": Table(tables.calibration_bounds_table,
                                 ("semjax/calibration/constants.py", "semjax/params.py", "semjax/profiles/paper.json"),
                                 load=lambda root: _calibration_bounds(root)),

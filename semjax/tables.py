@@ -615,3 +615,10 @@ def paper_spec_values(*specs: Mapping[str, Any], names: Sequence[str]) -> dict[s
     """``NAME_seeds`` for each ``semjax paper`` spec file (as written, before ``extends``), for
     docs/paper.md's prose; ``names`` labels ``specs`` in order (e.g. ``quick_preferences``)."""
     return {f"{name}_seeds": str(spec["seeds"]) for name, spec in zip(names, specs, strict=True)}
+
+
+def schema_table(schema: Mapping[str, tuple[str, str]]) -> str:
+    """A file format's keys: ``key -> (what it says, default)``, e.g.
+    ``semjax.experiments.sweep.SWEEP_SCHEMA``."""
+    return markdown_table(["key", "what it says", "default"],
+                          [[f"`{key}`", what, default] for key, (what, default) in schema.items()])

@@ -62,9 +62,10 @@ def compare(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def markdown(c: dict[str, Any], names: tuple[str, str]) -> list[str]:
-    """The comparison's tables, headed by the two runs' worlds."""
-    a, b = (f"`{w}` ({n})" for w, n in zip(c["worlds"], names))
+def markdown(c: dict[str, Any]) -> list[str]:
+    """The comparison's tables (from :func:`compare`'s data, with ``runs`` naming the two
+    folders), headed by the two runs' worlds."""
+    a, b = (f"`{w}` ({n})" for w, n in zip(c["worlds"], c["runs"]))
     lines = [f"The same `{c['budgets'][1]}` budget in two worlds: {a} and {b}. Intervals are 95 % Student-t "
              "over seeds.", "", "| | " + a + " | " + b + " | paper |", "|---|---|---|---|"]
     labels = {"gain_vs_mappo_unaware": "QoE gain of semantic-aware MAPPO over semantic-unaware MAPPO",
@@ -89,8 +90,8 @@ def markdown(c: dict[str, Any], names: tuple[str, str]) -> list[str]:
 def write(first_dir: Path, second_dir: Path) -> dict[str, Any]:
     first = json.loads((first_dir / "results.json").read_text())
     second = json.loads((second_dir / "results.json").read_text())
-    c = compare(first, second)
-    body = markdown(c, (str(first_dir), str(second_dir)))
+    c = {"runs": [str(first_dir), str(second_dir)], **compare(first, second)}
+    body = markdown(c)
     title = "Two worlds side by side"
     write_text(second_dir / "comparison.md", "\n".join([f"# {title}", "",
                                                         "Written by `python -m semjax.experiments.compare` from "

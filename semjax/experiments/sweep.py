@@ -49,8 +49,42 @@ from semjax.seeding import eval_key_from, train_key
 
 log = logging.getLogger("semjax.experiments")
 
-SWEEP_KEYS = ("name", "extends", "method", "policy", "base_config", "base", "grid", "zip", "evaluate_under",
-              "exclude", "seeds", "chunk_size", "plot")
+DEFAULT_SEEDS = 1
+DEFAULT_CHUNK_SIZE = 64
+DEFAULT_PLOT_METRICS = ("qoe", "reward")
+
+
+def _method_names(learned: bool) -> str:
+    return ", ".join(f"`{name}`" for name, m in METHODS.items() if m.learned is learned)
+
+
+#: Every key of a sweep file: what it says and its default. docs/sweeps.md's schema table is
+#: rendered from this, and :func:`load_sweep` accepts these keys only.
+SWEEP_SCHEMA: dict[str, tuple[str, str]] = {
+    "name": ("the sweep's name (tables, plots, the default `--out runs/sweeps/NAME`)", "the file's stem"),
+    "extends": ("another sweep file this one is merged onto (relative to this file): a quick budget of a full "
+                "sweep, say", "none"),
+    "method": (f"a method name, or a list of them: {_method_names(True)} (learned: trained, then evaluated) and "
+               f"{_method_names(False)} (fixed: evaluated)", "the base config's `method`"),
+    "policy": ("`{run: DIR}`: evaluate the policy of a `semjax train` run instead of a method (the run's config is "
+               "the base; only `params.*` and `eval.*` may vary)", "none"),
+    "base_config": ("a semjax config file (relative to the sweep file, else to the working directory)",
+                    "the built-in defaults"),
+    "base": ("config values merged onto it (any semjax config key)", "none"),
+    "grid": ("dotted config keys, each with a list of values: the Cartesian product is swept", "none"),
+    "zip": ("dotted config keys with lists of one length, walked together (one more axis of the product); an "
+            "optional `_label` list names the entries", "none"),
+    "evaluate_under": ("named blocks of evaluation-only worlds: each block a `grid` and/or `zip` of `params.*` keys "
+                       "applied on top of each run's own params; an empty block (`own: {}`) is the run's own world",
+                       "the run's own world"),
+    "exclude": ("a list of partial matches of runs to leave out, by `method`, `label` or any config key: "
+                "`[{method: oracle, env.num_ues: 6}]`", "none"),
+    "seeds": ("a count (from the base config's `seed` on) or a list of seeds", str(DEFAULT_SEEDS)),
+    "chunk_size": ("runs per program call: the unit of resume and of the progress bar", str(DEFAULT_CHUNK_SIZE)),
+    "plot": ("`metrics` (any evaluation metric, `train_reward_last`, `train_qoe_last`) and `x` (a swept key, or "
+             "`under.KEY` of an evaluation block)", f"`[{', '.join(DEFAULT_PLOT_METRICS)}]`, the first swept key"),
+}
+SWEEP_KEYS = tuple(SWEEP_SCHEMA)
 SWEPT_SECTIONS = ("params", "env", "train", "d3qn", "oracle", "eval")
 TRAIN_METRICS = ("train_reward_last", "train_qoe_last")
 LABEL = "_label"
@@ -287,14 +321,14 @@ def load_sweep(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
             if key not in ("method", "label") and OmegaConf.select(base, key, default="__missing__") == "__missing__":
                 raise ValueError(f"sweep key 'exclude': {key!r} is not 'method', 'label' or a semjax config key")
 
-    seeds = _check_seeds(spec.get("seeds", 1), int(base.seed))
-    chunk_size = spec.get("chunk_size", 64)
+    seeds = _check_seeds(spec.get("seeds", DEFAULT_SEEDS), int(base.seed))
+    chunk_size = spec.get("chunk_size", DEFAULT_CHUNK_SIZE)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"sweep key 'chunk_size' must be an integer >= 1 (got {chunk_size!r})")
     plot = spec.get("plot") or {}
     if not isinstance(plot, dict) or set(plot) - {"metrics", "x"}:
         raise ValueError("sweep key 'plot' must be a mapping with 'metrics' (a list) and/or 'x' (a swept key)")
-    metrics = plot.get("metrics", ["qoe", "reward"])
+    metrics = plot.get("metrics", list(DEFAULT_PLOT_METRICS))
     bad = [m for m in metrics if m not in METRICS + TRAIN_METRICS]
     if bad:
         raise ValueError(f"sweep key 'plot.metrics': unknown metric(s) {bad}; accepted: {list(METRICS + TRAIN_METRICS)}")
