@@ -170,6 +170,12 @@ def _sweep_schema(root: Path) -> tuple[dict]:
     return (SWEEP_SCHEMA,)
 
 
+def _worlds_table(comparison: dict) -> str:
+    from semjax.experiments.compare import markdown
+
+    return "\n".join(markdown(comparison))
+
+
 def _model_constants(root: Path) -> tuple[list]:
     from semjax import physics
     from semjax.agents.d3qn import D3QNConfig
@@ -197,6 +203,7 @@ _MEASURED = "semjax/profiles/measured.json"
 _PAPER_PROFILE = "semjax/profiles/paper.json"
 _PAPER_FULL = "results/paper_full/results.json"
 _PAPER_QUICK = "results/paper_quick/results.json"
+_PAPER_WORLDS = "results/paper_quick_fitted/comparison.json"
 
 TABLES: dict[str, Table] = {
     # the model (docs/model.md)
@@ -229,6 +236,7 @@ TABLES: dict[str, Table] = {
     "calibration_bounds": Table(tables.calibration_bounds_table,
                                 ("semjax/calibration/constants.py", "semjax/params.py", "semjax/profiles/paper.json"),
                                 load=lambda root: _calibration_bounds(root)),
+    "paper_worlds": Table(_worlds_table, (_PAPER_WORLDS,)),
     "paper_full_machines": Table(tables.paper_machines_table, (_PAPER_FULL,)),
     "paper_full_stages": Table(tables.paper_stages_table, (_PAPER_FULL,)),
     "paper_full_training_programs": Table(tables.paper_training_programs_table, (_PAPER_FULL,)),
@@ -270,6 +278,7 @@ _PAPER_SPECS = {"main": "configs/paper/main.yaml", "quick_main": "configs/paper/
 VALUES: dict[str, Table] = {
     "bench": Table(bench_tables.docs_values, ("benchmarks/results/env_throughput.json",)),
     "paper_full": Table(tables.paper_values, (_PAPER_FULL,)),
+    "worlds": Table(tables.worlds_values, (_PAPER_WORLDS,)),
     "paper_specs": Table(lambda *specs: tables.paper_spec_values(*specs, names=tuple(_PAPER_SPECS)),
                          tuple(_PAPER_SPECS.values())),
     "learners": Table(tables.learners_values,

@@ -622,3 +622,21 @@ def schema_table(schema: Mapping[str, tuple[str, str]]) -> str:
     ``semjax.experiments.sweep.SWEEP_SCHEMA``."""
     return markdown_table(["key", "what it says", "default"],
                           [[f"`{key}`", what, default] for key, (what, default) in schema.items()])
+
+
+def worlds_values(comparison: Mapping[str, Any]) -> dict[str, str]:
+    """The numbers the docs quote from a comparison of two paper runs in two worlds
+    (``python -m semjax.experiments.compare``): each world's trained aware-over-unaware MAPPO
+    and D3QN gains, the paper's, and how many claims pass in each."""
+    mappo, d3qn = comparison["headline"]["gain_vs_mappo_unaware"], comparison["headline"]["gain_vs_d3qn_unaware"]
+    verdicts = list(comparison["claims"].values())
+    first, second = comparison["worlds"]
+    return {
+        "first": first, "second": second, "budget": comparison["budgets"][1],
+        "gain_first": percent(mappo[0], 2), "gain_second": percent(mappo[1], 2), "gain_paper": percent(mappo[2], 2),
+        "d3qn_gain_first": percent(d3qn[0], 2), "d3qn_gain_second": percent(d3qn[1], 2),
+        "d3qn_gain_paper": percent(d3qn[2], 2),
+        "claims": str(len(verdicts)),
+        "pass_first": str(sum(v[0] == "PASS" for v in verdicts)),
+        "pass_second": str(sum(v[1] == "PASS" for v in verdicts)),
+    }

@@ -211,3 +211,14 @@ def test_bench_docs_values_by_hand():
     assert values == {"profile_batch": "16384", "profile_num_ues": "4", "rollout_kflops": "7",
                       "rollout_transcendentals": "80", "rollout_kbytes": "5", "env_step_kflops": "3",
                       "state_bytes": "124", "obs_bytes": "352", "smallest_num_ues": "4", "h200_gib": "139"}
+
+
+def test_worlds_values_by_hand():
+    comparison = {"worlds": ["paper", "fitted"], "budgets": ["quick", "quick"],
+                  "headline": {"gain_vs_mappo_unaware": [0.043, 0.1146, 0.1268],
+                               "gain_vs_d3qn_unaware": [0.0571, 0.1249, 0.1448]},
+                  "claims": {"a": ["PASS", "PASS"], "b": ["PASS", "FAIL"], "c": ["not resolved", "PASS"]}}
+    values = tables.worlds_values(comparison)
+    assert (values["gain_first"], values["gain_second"], values["gain_paper"]) == ("4.30 %", "11.46 %", "12.68 %")
+    assert (values["claims"], values["pass_first"], values["pass_second"]) == ("3", "2", "2")
+    assert values["d3qn_gain_paper"] == "14.48 %" and values["second"] == "fitted"

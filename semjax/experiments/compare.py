@@ -20,8 +20,8 @@ from typing import Any
 from semjax.experiments import report, results_md
 from semjax.experiments.store import write_text
 
-#: The world of a record written before results.json named its profile: every such run used
-#: the default world.
+#: The world of a record written before results.json named its profile, since every such run
+#: used the default world.
 DEFAULT_PROFILE = "paper"
 
 

@@ -58,8 +58,8 @@ def _method_names(learned: bool) -> str:
     return ", ".join(f"`{name}`" for name, m in METHODS.items() if m.learned is learned)
 
 
-#: Every key of a sweep file: what it says and its default. docs/sweeps.md's schema table is
-#: rendered from this, and :func:`load_sweep` accepts these keys only.
+#: Every key of a sweep file with what it says and its default. docs/sweeps.md's schema table
+#: is rendered from this, and :func:`load_sweep` accepts these keys only.
 SWEEP_SCHEMA: dict[str, tuple[str, str]] = {
     "name": ("the sweep's name (tables, plots, the default `--out runs/sweeps/NAME`)", "the file's stem"),
     "extends": ("another sweep file this one is merged onto (relative to this file): a quick budget of a full "
