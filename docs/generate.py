@@ -227,6 +227,10 @@ TABLES: dict[str, Table] = {
                             ("results/learners/gamma/summary.csv",)),
     "learners_budget": Table(lambda rows: tables.sweep_summary_table(rows, ("qoe", "reward", "collision_rate")),
                              ("results/learners/budget/summary.csv",)),
+    "learners_main_job": Table(
+        lambda *files: tables.train_runs_table({"`configs/strong.yaml`": files[0:2], "`configs/paper.yaml`": files[2:4]}),
+        ("results/learners/main_job/strong/config.yaml", "results/learners/main_job/strong/eval.json",
+         "results/learners/main_job/paper/config.yaml", "results/learners/main_job/paper/eval.json")),
     "learners_d3qn": Table(lambda rows: tables.sweep_summary_table(rows, ("qoe", "reward")),
                            ("results/learners/d3qn/summary.csv",)),
     # the fitted profile's calibration report (docs/calibration.md)

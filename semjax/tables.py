@@ -640,3 +640,17 @@ def worlds_values(comparison: Mapping[str, Any]) -> dict[str, str]:
         "pass_first": str(sum(v[0] == "PASS" for v in verdicts)),
         "pass_second": str(sum(v[1] == "PASS" for v in verdicts)),
     }
+
+
+def train_runs_table(runs: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]]) -> str:
+    """``semjax train`` runs side by side: for each label, its resolved ``config.yaml`` and its
+    ``eval.json``: the discount, the budget, the training seconds, and the test QoE and team
+    reward per step."""
+    rows = []
+    for label, (config, result) in runs.items():
+        train = config["train"]
+        rows.append([label, f"{train['gamma']:g}", str(train["num_updates"]), str(train["num_envs"]),
+                     str(config.get("seed", 0)), f"{result['train']['seconds']:.0f}", fixed(result["qoe"]),
+                     fixed(result["reward"], 3), str(result["episodes"])])
+    return markdown_table(["config", "gamma", "updates", "envs", "seed", "training s", "QoE", "team reward / step",
+                           "test episodes"], rows)
