@@ -19,7 +19,6 @@ Consequences worth knowing:
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 #: Folded into a run's key to make its test key, disjoint from every key training draws.
 EVAL_SALT = 0x7E57
@@ -38,8 +37,3 @@ def eval_key(seed) -> jax.Array:
 def eval_key_from(key: jax.Array) -> jax.Array:
     """The test-episode key that belongs to the training key ``key`` (for keys already drawn)."""
     return jax.random.fold_in(key, EVAL_SALT)
-
-
-def train_keys(seeds) -> jax.Array:
-    """Training keys of a sequence of seeds, stacked (one per seed)."""
-    return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))

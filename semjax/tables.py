@@ -605,10 +605,13 @@ def learners_values(gamma: Mapping[str, Any], gamma_summary: Sequence[Mapping[st
 
 
 def paper_values(results: Mapping[str, Any]) -> dict[str, str]:
-    """The budget README quotes beside a ``semjax paper`` run's table: its seeds and test
-    episodes (``results.json``'s ``run.budget_detail``)."""
+    """What the pages quote of a ``semjax paper`` run: its seeds and test episodes
+    (``results.json``'s ``run.budget_detail``), its budget and its headline gains."""
     detail = results["run"]["budget_detail"]
-    return {"seeds": str(detail["seeds"]), "episodes": str(detail["episodes"]), "budget": results["run"]["budget"]}
+    headline = results.get("headline", {})
+    return {"seeds": str(detail["seeds"]), "episodes": str(detail["episodes"]), "budget": results["run"]["budget"],
+            "gain_mappo_unaware": percent(headline["gain_vs_mappo_unaware"], 2),
+            "gain_d3qn_unaware": percent(headline["gain_vs_d3qn_unaware"], 2)}
 
 
 def paper_spec_values(*specs: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:

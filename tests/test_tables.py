@@ -222,3 +222,10 @@ def test_worlds_values_by_hand():
     assert (values["gain_first"], values["gain_second"], values["gain_paper"]) == ("4.30 %", "11.46 %", "12.68 %")
     assert (values["claims"], values["pass_first"], values["pass_second"]) == ("3", "2", "2")
     assert values["d3qn_gain_paper"] == "14.48 %" and values["second"] == "fitted"
+
+
+def test_paper_values_by_hand():
+    results = {"run": {"budget": "full", "budget_detail": {"seeds": 3, "episodes": 200}},
+               "headline": {"gain_vs_mappo_unaware": 0.046215, "gain_vs_d3qn_unaware": 0.054274}}
+    assert tables.paper_values(results) == {"seeds": "3", "episodes": "200", "budget": "full",
+                                            "gain_mappo_unaware": "4.62 %", "gain_d3qn_unaware": "5.43 %"}
