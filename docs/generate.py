@@ -239,7 +239,7 @@ TABLES: dict[str, Table] = {
     "sweep_schema": Table(tables.schema_table, ("semjax/experiments/sweep.py",), load=_sweep_schema),
     "calibration_bounds": Table(tables.calibration_bounds_table,
                                 ("semjax/calibration/constants.py", "semjax/params.py", "semjax/profiles/paper.json"),
-                                load=lambda root: _calibration_bounds(root)),
+                                load=lambda root: _calibration_bounds(root)),  # defined below
     "paper_worlds": Table(_worlds_table, (_PAPER_WORLDS,)),
     "paper_full_machines": Table(tables.paper_machines_table, (_PAPER_FULL,)),
     "paper_full_stages": Table(tables.paper_stages_table, (_PAPER_FULL,)),
@@ -300,7 +300,6 @@ VALUES: dict[str, Table] = {
 
 
 # The benchmarks' tables, rendered by semjax.bench.tables from the JSON each benchmark writes.
-
 TABLES.update({name: Table(render, (source,)) for name, (render, source) in bench_tables.DOCS_TABLES.items()})
 TABLES["readme_speed"] = Table(bench_tables.readme_speed, ("benchmarks/results/env_throughput.json",
                                                            "benchmarks/results/train_throughput.json"))
@@ -459,11 +458,13 @@ def process(root: Path, registry: dict[str, Table], *, write: bool,
     return stale
 
 
-def describe(region: Region, diff: Sequence[str], registry: dict[str, Table], max_lines: int = 24) -> str:
-    """``path:line: table NAME is stale (its sources: ...)`` and the first lines of the diff."""
+def describe(region: Region, diff: Sequence[str], registry: dict[str, Table], max_lines: int = 24,
+             values: dict[str, Table] | None = None) -> str:
+    """``path:line: table NAME is stale (its sources: ...)`` (or ``value GROUP.KEY``, its group
+    looked up in ``values``, default :data:`VALUES`) and the first lines of the diff."""
     shown = list(diff[:max_lines]) + ([f"... {len(diff) - max_lines} more lines"] if len(diff) > max_lines else [])
     if region.kind == "value":
-        group = VALUES.get(region.name.split(".", 1)[0])
+        group = (VALUES if values is None else values).get(region.name.split(".", 1)[0])
         sources = ", ".join(group.sources) if group else "?"
         return (f"{region.path}:{region.start + 1}: value {region.name!r} is stale "
                 f"(its sources: {sources})\n    " + "\n    ".join(shown))

@@ -196,6 +196,8 @@ def test_generator_fills_inline_values_and_then_finds_them_current(tmp_path):
     stale = generate.process(tmp_path, _registry(), write=False, values=_values())
     assert [(r.kind, r.name, r.start) for r, _ in stale] == [("value", "w.speed", 0)]
     assert stale[0][1] == ["-1 M", "+2.5 M"]
+    assert generate.describe(*stale[0], _registry(), values=_values()).startswith(
+        "docs/page.md:1: value 'w.speed' is stale (its sources: nothing.json)")
     generate.process(tmp_path, _registry(), write=True, values=_values())
     assert page.read_text() == ("A step runs at <!-- value: w.speed -->2.5 M<!-- /value --> env steps/s "
                                 "with N = <!-- value: w.n -->4<!-- /value -->.\n"
