@@ -13,13 +13,15 @@ do not help.
 on small machines. It takes effect only if no JAX computation ran before the import (the
 backend reads ``XLA_FLAGS`` once, when it starts); a value the user set for the flag is kept.
 
-The flag is not a cure for every program: the sweep's vmapped program split over 2 host
-devices with single-threaded Eigen still wedged with it and the default pool, so ``semjax
-sweep`` also calls :func:`widen_cpu_pool` and pays its cost. ``semjax paper`` does not: every
-one of its programs ran with the flag alone (the whole quick budget, and Fig. 10's N = 8 and 10
-programs of every method), and the quick budget ran faster without the wide pool.
-The pool size changes the numbers (:func:`semjax.config.versions`), so a ``semjax paper``
-cache written with ``NPROC=16`` resumes only with ``NPROC=16`` set again.
+The flag is not a cure for every program: a vmapped program split over several host devices
+wedges too when XLA's thread pool has no more threads than cores (the CPU default), because
+each device's execution holds a pool thread while it waits for work queued on the same pool.
+``semjax sweep`` and ``semjax paper`` therefore call :func:`widen_cpu_pool`, which gives the
+pool one thread per core plus one per device. A wider pool is no safer and costs time: on 2
+cores the quick paper's training programs ran markedly slower with a pool of 16 than with 4
+(their ``programs.csv`` records each program's time).
+The pool size changes the numbers (:func:`semjax.config.versions`), so a sweep folder written
+under one ``NPROC`` resumes only under the same ``NPROC``.
 """
 
 from __future__ import annotations
@@ -38,18 +40,20 @@ def configure_cpu() -> str:
     return os.environ["XLA_FLAGS"]
 
 
-def widen_cpu_pool() -> str:
-    """Sets ``NPROC`` (XLA's CPU thread-pool size) to max(16, 2 x cores) unless already set;
-    call it before JAX starts its backend. Returns its value."""
-    return os.environ.setdefault("NPROC", str(max(16, 2 * (os.cpu_count() or 1))))
+def widen_cpu_pool(host_devices: int | None = None) -> str:
+    """Sets ``NPROC`` (XLA's CPU thread-pool size) to cores + host devices (default one device
+    per core) unless already set; call it before JAX starts its backend. Returns its value."""
+    cores = os.cpu_count() or 1
+    return os.environ.setdefault("NPROC", str(cores + (host_devices or cores)))
 
 
 def prepare_host(host_devices: int | None = None) -> str:
     """Sets XLA's CPU settings for a sweep; call it before JAX starts its backend. Returns XLA_FLAGS.
 
-    * ``NPROC`` (XLA's CPU thread-pool size) is raised to at least 16: on 2 cores the sweep's
-      vmapped training program wedges without it (every thread parked, forever), even with the
-      scheduler flag that ``import semjax`` sets (:mod:`semjax.host`).
+    * ``NPROC`` (XLA's CPU thread-pool size) is raised to cores + devices
+      (:func:`widen_cpu_pool`): with the default pool a vmapped training program split over
+      host devices wedges (every thread parked, forever), even with the scheduler flag that
+      ``import semjax`` sets (:mod:`semjax.host`).
     * ``--xla_cpu_multi_thread_eigen=false``: Eigen's own threads add nothing once the runs
       are spread over devices, and multi-threaded Eigen has its own reported wedges on vmapped
       CPU programs.
@@ -59,7 +63,7 @@ def prepare_host(host_devices: int | None = None) -> str:
 
     Settings the user already made (NPROC, flags in XLA_FLAGS) are kept.
     """
-    widen_cpu_pool()
+    widen_cpu_pool(host_devices)
     flags = configure_cpu()
     if "xla_cpu_multi_thread_eigen" not in flags:
         flags += " --xla_cpu_multi_thread_eigen=false"

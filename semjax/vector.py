@@ -50,9 +50,9 @@ def prepare_host(devices: int | None = None) -> str:
 
     :func:`semjax.host.prepare_host` (one CPU device per core, default ``os.cpu_count()``;
     single-threaded Eigen), except that XLA's thread pool keeps its default size (``NPROC`` =
-    the core count) unless ``NPROC`` is already set: the pool of 16 that vmapped *training*
-    programs need on small machines costs an env rollout a lot (on 2 cores, markedly more CPU
-    time per env step; docs/benchmarks.md says how to measure it on yours). A process that
+    the core count) unless ``NPROC`` is already set: the wider pool (cores + devices) that
+    vmapped *training* programs need to avoid a wedge costs an env rollout CPU time per env
+    step (docs/benchmarks.md says how to measure it on yours). A process that
     also trains should use ``semjax.host.prepare_host``.
     Returns ``XLA_FLAGS``.
     """
