@@ -290,12 +290,16 @@ def _summary_index(rows: Sequence[Mapping[str, str]], task: str = "all") -> dict
     return {(r["method"], r.get("label") or r["config"], r["metric"]): r for r in rows if r["task"] == task}
 
 
-def sweep_summary_table(rows: Sequence[Mapping[str, str]], metrics: Sequence[str] = ("qoe", "reward")) -> str:
+def sweep_summary_table(rows: Sequence[Mapping[str, str]], metrics: Sequence[str] = ("qoe", "reward"),
+                        programs: Sequence[Mapping[str, str]] | None = None) -> str:
     """A sweep's ``summary.csv`` as one row per method (and labelled config): each metric's mean
-    with its 95 % half-width over seeds, and the number of seeds."""
+    with its 95 % half-width over seeds, and the number of seeds. With the sweep's
+    ``programs.csv`` rows, also each config's training seconds (a program's run time shared
+    evenly among the configs it ran), to compare settings at equal wall time."""
     index = _summary_index(rows)
     keys = list(dict.fromkeys((m, c) for m, c, _ in index))
     labelled = any(any(ch.isalpha() for ch in str(c)) for _, c in keys)
+    config_of = {(r["method"], r.get("label") or r["config"]): r["config"] for r in rows}
     out = []
     for method, config in keys:
         cells = [METHOD_LABELS.get(method, method)] + ([config] if labelled else [])
@@ -307,8 +311,14 @@ def sweep_summary_table(rows: Sequence[Mapping[str, str]], metrics: Sequence[str
             mean, low = float(r["mean"]), float(r["ci95_low"])
             cells.append(f"{fixed(mean)} ± {fixed(mean - low)}")
         cells.append(next((index[(method, config, m)]["n"] for m in metrics if (method, config, m) in index), MISSING))
+        if programs is not None:
+            mine = [p for p in programs if p["kind"] == "train" and p["group"].split(" ")[0] == method
+                    and config_of[(method, config)] in p.get("configs", "").split()]
+            seconds = sum(float(p["run_s"]) / len(p["configs"].split()) for p in mine)
+            cells.append(f"{seconds:.0f}" if mine else MISSING)
         out.append(cells)
-    header = ["method"] + (["setting"] if labelled else []) + [f"{m} (±95 %)" for m in metrics] + ["seeds"]
+    header = (["method"] + (["setting"] if labelled else []) + [f"{m} (±95 %)" for m in metrics] + ["seeds"]
+              + (["training s"] if programs is not None else []))
     return markdown_table(header, out)
 
 
@@ -657,3 +667,23 @@ def train_runs_table(runs: Mapping[str, tuple[Mapping[str, Any], Mapping[str, An
                      fixed(result["reward"], 3), str(result["episodes"])])
     return markdown_table(["config", "gamma", "updates", "envs", "seed", "training s", "QoE", "team reward / step",
                            "test episodes"], rows)
+
+
+def oracle_gap_table(result: Mapping[str, Any]) -> str:
+    """``gap.json`` of :mod:`semjax.experiments.gap`: per learned method, the team reward of the
+    policy, of its sub-channels with the oracle's continuous choices, and of the oracle, and the
+    gap split between the two (means over seeds with 95 % half-widths)."""
+    out = []
+    for label, s in result["summary"].items():
+        v, g = s["variants"], s["reward_gap"]
+        method = label.split(" ")[0]
+        cell = lambda mci: f"{fixed(mci[0], 3)} ± {fixed(mci[0] - mci[1], 3)}"  # noqa: E731
+        share = lambda k: f"{100 * g[k][0] / g['total'][0]:.0f} %" if g["total"][0] else MISSING  # noqa: E731
+        out.append([METHOD_LABELS.get(method, method) + label[len(method):], cell(v["policy"]["reward"]),
+                    cell(v["policy_channels"]["reward"]), cell(v["oracle_channels"]["reward"]),
+                    cell(v["oracle"]["reward"]), fixed(v["policy"]["collision_rate"][0], 3),
+                    f"{cell(g['continuous'])} ({share('continuous')})", f"{cell(g['channels'])} ({share('channels')})",
+                    s["seeds"]])
+    header = ["method", "policy", "its sub-channels, best rest", "oracle's sub-channels, its rest", "oracle",
+              "policy's collision rate", "gap: continuous part", "gap: sub-channels", "seeds"]
+    return markdown_table(header, out)

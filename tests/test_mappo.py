@@ -172,6 +172,39 @@ def test_config_validation():
         MAPPOConfig.from_dict({"hiden": 3})
 
 
+def test_schedules_by_hand():
+    config = MAPPOConfig(num_updates=5, update_epochs=2, num_minibatches=2, num_envs=4, lr=1e-3, lr_final=2e-4,
+                         ent_coef=0.04, ent_coef_final=0.01)
+    np.testing.assert_allclose([float(mappo.entropy_scale(config, u)) for u in range(5)],
+                               [1.0, 0.8125, 0.625, 0.4375, 0.25], rtol=1e-6)
+    assert float(mappo.entropy_scale(MAPPOConfig(), 7)) == 1.0
+    # Adam's step on a constant gradient is -lr (after bias correction): it reads the schedule,
+    # one step per minibatch, 5 x 2 x 2 = 20 steps from 1e-3 to 2e-4.
+    tx = mappo._optimizer(config)
+    params = {"w": jnp.zeros(3)}
+    state = tx.init(params)
+    steps = []
+    for _ in range(20):
+        update, state = tx.update({"w": jnp.full(3, 0.1)}, state, params)
+        steps.append(-float(update["w"][0]))
+    np.testing.assert_allclose(steps, 1e-3 + (2e-4 - 1e-3) * np.arange(20) / 20, rtol=1e-3)
+    with pytest.raises(ValueError, match="train.ent_coef_final"):
+        MAPPOConfig(ent_coef=0.0, ent_coef_final=0.01)
+    with pytest.raises(ValueError, match="train.lr_final"):
+        MAPPOConfig(lr_final=-1.0)
+
+
+def test_schedules_change_training_only_when_they_move():
+    def run(**kw):
+        train = make_train(MAPPOConfig(**TINY, **kw), SMALL_ENV, SMALL_ENV.default_params)
+        return np.asarray(jax.jit(train)(jax.random.key(5))[1]["reward"])
+
+    constant = run(lr=1e-3, ent_coef=0.05)
+    np.testing.assert_allclose(run(lr=1e-3, ent_coef=0.05, lr_final=1e-3, ent_coef_final=0.05), constant,
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(run(lr=1e-3, ent_coef=0.05, ent_coef_final=0.0, lr_final=1e-5)[1:], constant[1:])
+
+
 def test_tiny_config_improves_its_return():
     """A small world where offloading pays: learning must beat the initial near-uniform policy."""
     config = MAPPOConfig(num_envs=16, rollout_len=5, num_updates=60, num_minibatches=2, hidden=32,

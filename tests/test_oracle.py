@@ -20,6 +20,7 @@ from semjax.agents.oracle import (
     count_assignments,
     enumerate_assignments,
     oracle,
+    oracle_given_channels,
 )
 
 
@@ -138,3 +139,35 @@ def test_oracle_config_errors():
     env = semjax.SemanticMEC(num_ues=8, num_channels=8, queue_len=2)
     with pytest.raises(ValueError, match="max_assignments"):
         oracle(env)
+
+
+def _brute_force_given(params, state, choice, num_ues):
+    """Best team reward over a joint grid of every UE's power, clock and mu, the sub-channels fixed."""
+    powers = np.linspace(params.power_min, params.power_max, 9)
+    freqs = np.linspace(params.freq_min, params.freq_max, 5)
+    mus = np.concatenate([np.linspace(params.mu_min, 0.99, 16), [1.0]])
+    per_ue = np.stack([g.ravel() for g in np.meshgrid(powers, freqs, mus, indexing="ij")], axis=1)
+    joint = np.stack(np.meshgrid(*[np.arange(len(per_ue))] * num_ues, indexing="ij"), -1).reshape(-1, num_ues)
+    p, f, mu = (per_ue[joint, i] for i in range(3))
+    return float(_team_reward(params, state, np.broadcast_to(np.asarray(choice), p.shape), p, f, mu).max())
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_oracle_given_channels_is_the_best_step_on_those_channels(seed):
+    env = _TINY
+    params = env.default_params
+    _, reset, _ = _jitted_oracle(env)
+    _, state = reset(jax.random.key(seed), params)
+    given = jax.jit(oracle_given_channels(env))
+    full = jax.jit(oracle(env))(jax.random.key(0), state, params)
+    reward = lambda a: float(_team_reward(params, state, a.choice, a.power, a.freq, a.mu))  # noqa: E731
+    # on the oracle's own sub-channels it is the oracle
+    np.testing.assert_allclose(reward(given(state, params, full.choice)), reward(full), rtol=1e-6)
+    for choice in itertools.product(range(3), repeat=2):
+        action = given(state, params, np.asarray(choice, np.int32))
+        gain = np.asarray(semjax.physics.channel_gain(params, state.distance, state.fading))
+        # the sub-channels are kept as the env resolves them: only a collision's loser goes local
+        winners = np.asarray(semjax.physics.resolve_collisions(np.asarray(choice), gain)[0])
+        np.testing.assert_array_equal(np.asarray(action.choice), np.where(winners, choice, 0))
+        got, best = reward(action), _brute_force_given(params, state, choice, 2)
+        assert best - 1e-4 * (1 + abs(best)) <= got <= reward(full) + 1e-6 * (1 + abs(got))

@@ -303,3 +303,22 @@ def test_the_paper_specs_load_and_share_their_trainings():
     assert len(full[1].configs()) == 13  # Table V's 4 vectors and 3 mid points per pair of Figs. 14-16
     with pytest.raises(ValueError, match="lacks"):
         load_specs(REPO / "tests")
+
+
+@pytest.mark.skipif(subprocess.run(["git", "--version"], capture_output=True).returncode != 0, reason="no git")
+def test_the_record_names_its_commit_dirty_only_for_changes_outside_its_folder(tmp_path):
+    from semjax.experiments.report import _git_commit
+
+    git = lambda *a: subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True, text=True)  # noqa: E731
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "RESULTS.md").write_text("old\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    head = git("rev-parse", "HEAD").stdout.strip()
+    (tmp_path / "results" / "RESULTS.md").write_text("new\n")  # the run rewrites its own record
+    assert _git_commit(tmp_path / "results", root=tmp_path) == head
+    assert _git_commit(None, root=tmp_path) == head + "-dirty"
+    (tmp_path / "code.py").write_text("x = 2\n")  # the code that ran differs from the commit
+    assert _git_commit(tmp_path / "results", root=tmp_path) == head + "-dirty"

@@ -362,6 +362,8 @@ def test_methods_exclude_and_kept_policies(train_run):
     assert "Dense_0" in json.dumps(jax.tree_util.tree_structure(one["policy"]).__repr__()) or one["policy"]
     programs = read_csv(tmp / "train" / "programs.csv")
     assert sorted(p["kind"] for p in programs) == ["evaluate", "train"]
+    # which configs each program ran (mu_min is traced: both of mappo's in one program)
+    assert {p["kind"]: p["configs"] for p in programs} == {"train": "0 1", "evaluate": "0"}
     assert not list((tmp / "train").glob("**/*.pkl")) and not list((tmp / "policies").glob("*.pkl"))
 
 

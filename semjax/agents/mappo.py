@@ -43,11 +43,14 @@ class MAPPOConfig:
     update_epochs: int = 5  # Table IV
     num_minibatches: int = 4
     lr: float = 1e-4  # Table IV
+    # Linear schedules from the value above to these over the training (None: constant).
+    lr_final: float | None = None
     gamma: float = 0.99  # Table IV
     gae_lambda: float = 0.95  # Table IV
     clip_eps: float = 0.2  # Table IV
     ent_coef: float = 0.1  # Table IV, on the Categorical parts
     ent_coef_continuous: float = 0.0  # its own coefficient for the Gaussian (SPEC section 7 notes)
+    ent_coef_final: float | None = None  # both entropy coefficients scale by ent_coef_final / ent_coef
     vf_coef: float = 1.0
     max_grad_norm: float = 0.5
     value_norm: bool = True
@@ -82,6 +85,11 @@ class MAPPOConfig:
         for name in ("ent_coef", "ent_coef_continuous", "vf_coef"):
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0 (got {getattr(self, name)})")
+        if self.lr_final is not None and not self.lr_final >= 0:
+            raise ValueError(f"train.lr_final must be >= 0 or null (got {self.lr_final})")
+        if self.ent_coef_final is not None and not (self.ent_coef_final >= 0 and self.ent_coef > 0):
+            raise ValueError(f"train.ent_coef_final must be >= 0 or null, and needs train.ent_coef > 0 "
+                             f"(got {self.ent_coef_final} with ent_coef {self.ent_coef})")
         if not self.log_std_min < self.log_std_init < self.log_std_max:
             raise ValueError("train.log_std_init must lie strictly between train.log_std_min and train.log_std_max")
         ActionHeadSpec.make(1, self.action_space, self.semantic, self.bins)  # validates
@@ -179,7 +187,20 @@ def agent_batch(env: SemanticMEC, obs: jax.Array) -> tuple[jax.Array, jax.Array]
 
 
 def _optimizer(config: MAPPOConfig):
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.lr, eps=1e-5))
+    lr = config.lr
+    if config.lr_final is not None:  # one optimiser step per minibatch
+        steps = config.num_updates * config.update_epochs * config.num_minibatches
+        lr = optax.linear_schedule(config.lr, config.lr_final, steps)
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
+
+
+def entropy_scale(config: MAPPOConfig, update: jax.Array) -> jax.Array:
+    """The factor on both entropy coefficients at ``update`` (0-based): 1, or linear from 1 to
+    ``ent_coef_final / ent_coef`` at the last update."""
+    if config.ent_coef_final is None:
+        return jnp.ones((), jnp.float32)
+    frac = update / max(config.num_updates - 1, 1)
+    return 1.0 + frac * (config.ent_coef_final / config.ent_coef - 1.0)
 
 
 def init_runner(config: MAPPOConfig, env: SemanticMEC, params: EnvParams, key: jax.Array) -> RunnerState:
@@ -289,7 +310,7 @@ def make_train(
         )
         return runner, transition
 
-    def loss_actor(actor_params, batch, carry, advantages):
+    def loss_actor(actor_params, batch, carry, advantages, ent_scale):
         _, dist = runner_apply_actor(actor_params, carry, batch.obs, batch.starts)
         log_prob = dist.log_prob(batch.discrete, batch.continuous)
         ratio = jnp.exp(log_prob - batch.log_prob)
@@ -298,7 +319,7 @@ def make_train(
         policy_loss = -jnp.mean(jnp.minimum(ratio * adv, clipped * adv))
         ent_d = jnp.mean(dist.entropy_discrete())
         ent_c = jnp.mean(dist.entropy_continuous())
-        loss = policy_loss - config.ent_coef * ent_d - config.ent_coef_continuous * ent_c
+        loss = policy_loss - ent_scale * config.ent_coef * ent_d - ent_scale * config.ent_coef_continuous * ent_c
         approx_kl = jnp.mean((ratio - 1.0) - jnp.log(ratio))
         clip_frac = jnp.mean(jnp.abs(ratio - 1.0) > config.clip_eps)
         return loss, {"policy_loss": policy_loss, "entropy_discrete": ent_d, "entropy_continuous": ent_c,
@@ -332,6 +353,8 @@ def make_train(
         else:
             targets = returns
 
+        ent_scale = entropy_scale(config, runner.update)
+
         def epoch(carry, _):
             actor_state, critic_state, key = carry
             key, k_perm = jax.random.split(key)
@@ -352,7 +375,8 @@ def make_train(
                 batch = Transition(obs=obs, world_state=world_state, starts=starts_, discrete=discrete,
                                    continuous=continuous, log_prob=log_prob, value=value,
                                    reward=None, done=None, metrics=None)
-                (_, a_info), a_grads = jax.value_and_grad(loss_actor, has_aux=True)(actor_state.params, batch, a_carry, adv)
+                (_, a_info), a_grads = jax.value_and_grad(loss_actor, has_aux=True)(actor_state.params, batch, a_carry, adv,
+                                                                                     ent_scale)
                 (_, c_info), c_grads = jax.value_and_grad(loss_critic, has_aux=True)(critic_state.params, batch, c_carry, tgt)
                 actor_state = actor_state.apply_gradients(grads=a_grads)
                 critic_state = critic_state.apply_gradients(grads=c_grads)

@@ -202,6 +202,28 @@ def _maximise(objective, grid: jax.Array, steps: int, lr: float):
 
 def oracle(env: SemanticMEC, config: OracleConfig = OracleConfig()):
     """The per-step oracle as a policy ``(key, state, params) -> Action`` (see module doc)."""
+    solve = _solver(env, config)
+    return lambda key, state, params: solve(state, params)
+
+
+def oracle_given_channels(env: SemanticMEC, config: OracleConfig = OracleConfig()):
+    """``(state, params, choice) -> Action``: the oracle's best step when the sub-channels are
+    those of ``choice`` (int (N,), 0 = local) after collisions: the UE that loses a sub-channel
+    executes locally, as the env would run it. Only each UE's mode (local, raw or extracting)
+    and its power, clock and mu are chosen, so the gap between a policy and this is what its
+    continuous choices cost it, and the gap from this to the oracle what its sub-channel
+    choices cost."""
+    solve = _solver(env, config)
+
+    def policy(state, params, choice):
+        gain = physics.channel_gain(params, state.distance, state.fading)
+        offloaded, _ = physics.resolve_collisions(choice, gain)
+        return solve(state, params, jnp.where(offloaded, choice, 0))
+
+    return policy
+
+
+def _solver(env: SemanticMEC, config: OracleConfig):
     n_ues, n_ch = env.num_ues, env.num_channels
     semantic = config.semantic
     total = count_assignments(n_ues, n_ch, semantic)
@@ -221,8 +243,7 @@ def oracle(env: SemanticMEC, config: OracleConfig = OracleConfig()):
     raw_grid = _grid((config.raw_power_points,))
     extract_grid = _grid((config.power_points, config.freq_points, config.mu_points))
 
-    def policy(key, state, params):
-        del key
+    def solve(state, params, choice=None):
         f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
         p_lo, p_hi = f32(params.power_min), f32(params.power_max)
         f_lo, f_hi = f32(params.freq_min), f32(params.freq_max)
@@ -297,7 +318,10 @@ def oracle(env: SemanticMEC, config: OracleConfig = OracleConfig()):
                 v_ext[ue_index[None, :], pattern_a, channel_a],
             ),
         )  # (A, N)
-        best = jnp.argmax(jnp.sum(per_ue, axis=1))  # first maximum: all-local wins ties
+        score = jnp.sum(per_ue, axis=1)
+        if choice is not None:  # only the assignments on these sub-channels
+            score = jnp.where(jnp.all(choice_a == choice[None, :], axis=1), score, -jnp.inf)
+        best = jnp.argmax(score)  # first maximum: all-local wins ties
         mode, pattern, channel = mode_a[best], pattern_a[best], channel_a[best]
 
         xr = x_raw[ue_index, pattern, channel]
@@ -309,4 +333,4 @@ def oracle(env: SemanticMEC, config: OracleConfig = OracleConfig()):
         mu = jnp.where(mode == EXTRACT, lerp(mu_lo, mu_hi, xe[:, 2]), 1.0)
         return Action(choice=choice_a[best], power=power, freq=freq, mu=mu.astype(jnp.float32))
 
-    return policy
+    return solve

@@ -146,21 +146,22 @@ def _series(table: SpecTable, method: str, cells: list[tuple[int, Any]]) -> dict
     return out
 
 
-def _methods_of(table: SpecTable) -> list[str]:
-    return [m for m in table.sweep.methods]
-
-
 # ----------------------------------------------------------------------------- the results dict
 
 
-def _git_commit() -> str | None:
-    """The commit of the checkout that ran (with ``-dirty`` when files differ from it), if any."""
-    root = Path(__file__).resolve().parents[2]
+def _git_commit(out: Path | None = None, root: Path | None = None) -> str | None:
+    """The commit of the checkout that ran, with ``-dirty`` when tracked files differ from it
+    (the run's own output folder ``out`` aside: rewriting a committed record is not a change
+    to the code that wrote it), if any."""
+    root = Path(__file__).resolve().parents[2] if root is None else Path(root).resolve()
+    aside = []
+    if out is not None and Path(out).resolve().is_relative_to(root):
+        aside = [f":(exclude){Path(out).resolve().relative_to(root).as_posix()}"]
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *aside], cwd=root,
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return head.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
@@ -174,7 +175,7 @@ def build_results(out: Path, sweeps: list[Sweep], budget: str, seconds: float) -
     results: dict[str, Any] = {"methods": {}, "table5": {}, "figures": {}, "headline": {}}
     main = tables["main"]
     default = main.block("default")[0]
-    for name in _methods_of(main):
+    for name in main.sweep.methods:
         results["methods"][name] = _summary_json(main, name, point=default)
     _learning_curves(results, main, out / "policies")
     _evaluation_figures(results, main)
@@ -203,7 +204,7 @@ def build_results(out: Path, sweeps: list[Sweep], budget: str, seconds: float) -
         "programs": len(programs),
         "machines": list(machines.values()),
         "specs": {s.name: _spec_detail(s) for s in sweeps},
-        "commit": _git_commit(),
+        "commit": _git_commit(out),
         "versions": versions(),
     }
     return results
@@ -239,7 +240,7 @@ def _evaluation_figures(results: dict, main: SpecTable) -> None:
         xs = [p.values[LABEL if key == "label" else key] for p in points]
         figure = {"param": "task_mix" if key == "label" else key.split(".", 1)[1],
                   "x": [x if isinstance(x, str) else float(x) for x in xs], "methods": {}}
-        for name in _methods_of(main):
+        for name in main.sweep.methods:
             series = _series(main, name, [(0, p) for p in points])
             if series is not None:
                 figure["methods"][name] = series
@@ -268,7 +269,7 @@ def _preferences(results: dict, table: SpecTable) -> None:
 def _retrained(results: dict, table: SpecTable, fig: str, param: str, key: str) -> None:
     xs = [float(v[key]) if "." in key and key.startswith("params") else int(v[key]) for v, _ in table.configs]
     figure = {"param": param, "x": xs, "methods": {}, "seeds": {}}
-    for name in _methods_of(table):
+    for name in table.sweep.methods:
         series = _series(table, name, [(c, None) for c in range(len(xs))])
         if series is not None:
             figure["methods"][name] = {k: series[k] for k in ("qoe", "qoe_ci95", "reward")}

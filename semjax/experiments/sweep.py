@@ -686,7 +686,7 @@ def _machine() -> str:
 def _record_program(out: Path, row: dict) -> None:
     path = out / "programs.csv"
     rows = read_csv(path) if path.is_file() else []
-    columns = ["group", "kind", "runs", "compile_s", "run_s", "devices", "machine", "finished"]
+    columns = ["group", "kind", "runs", "configs", "compile_s", "run_s", "devices", "machine", "finished"]
     write_csv(path, columns, rows + [row])
 
 
@@ -790,7 +790,9 @@ def run_sweep(sweep: Sweep, out: str | Path, store: str | Path | None = None, de
                             "curve": {k: v[i] for k, v in result["curve"].items()}})
                 write_csv(parts / f"part-{chunk[0].run_id}-{len(chunk)}.csv", columns, rows)
                 _record_program(out, {"group": _label(method, cfg), "kind": "train" if train else "evaluate",
-                                      "runs": len(chunk), "compile_s": f"{timings['compile_s']:.1f}",
+                                      "runs": len(chunk),
+                                      "configs": " ".join(str(i) for i in dict.fromkeys(r.config_index for r in chunk)),
+                                      "compile_s": f"{timings['compile_s']:.1f}",
                                       "run_s": f"{timings['run_s']:.1f}", "devices": int(mesh.devices.size),
                                       "machine": _machine(),
                                       "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")})
