@@ -233,6 +233,10 @@ TABLES: dict[str, Table] = {
          "results/learners/main_job/paper/config.yaml", "results/learners/main_job/paper/eval.json")),
     "learners_d3qn": Table(lambda rows: tables.sweep_summary_table(rows, ("qoe", "reward")),
                            ("results/learners/d3qn/summary.csv",)),
+    "learners_settings": Table(lambda rows, programs: tables.sweep_summary_table(
+        rows, ("qoe", "reward", "collision_rate"), programs, against=("base", "reward")),
+        ("results/learners/settings/summary.csv", "results/learners/settings/programs.csv")),
+    "learners_gap": Table(tables.oracle_gap_table, ("results/learners/budget/gap.json",)),
     # the fitted profile's calibration report (docs/calibration.md)
     "calibration_targets": Table(tables.calibration_targets_table, ("semjax/profiles/fitted.report.json",)),
     "calibration_constants": Table(tables.calibration_constants_table, ("semjax/profiles/fitted.report.json",)),
@@ -288,6 +292,7 @@ VALUES: dict[str, Table] = {
     "learners": Table(tables.learners_values,
                       ("results/learners/gamma/sweep.yaml", "results/learners/gamma/summary.csv",
                        "results/learners/budget/sweep.yaml", "results/learners/d3qn/sweep.yaml", "configs/paper.yaml")),
+    "learners_settings": Table(tables.learners_settings_values, ("results/learners/settings/sweep.yaml",)),
     "calibration": Table(tables.calibration_values,
                          ("semjax/profiles/fitted.report.json", "results/calibration/fitted_world.report.json",
                           _PAPER_PROFILE, "semjax/params.py"), load=_calibration_values),

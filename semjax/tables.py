@@ -291,11 +291,13 @@ def _summary_index(rows: Sequence[Mapping[str, str]], task: str = "all") -> dict
 
 
 def sweep_summary_table(rows: Sequence[Mapping[str, str]], metrics: Sequence[str] = ("qoe", "reward"),
-                        programs: Sequence[Mapping[str, str]] | None = None) -> str:
+                        programs: Sequence[Mapping[str, str]] | None = None,
+                        against: tuple[str, str] | None = None) -> str:
     """A sweep's ``summary.csv`` as one row per method (and labelled config): each metric's mean
     with its 95 % half-width over seeds, and the number of seeds. With the sweep's
     ``programs.csv`` rows, also each config's training seconds (a program's run time shared
-    evenly among the configs it ran), to compare settings at equal wall time."""
+    evenly among the configs it ran), to compare settings at equal wall time. With ``against``
+    (a label, a metric), Welch's p-value of each row's metric against that label's."""
     index = _summary_index(rows)
     keys = list(dict.fromkeys((m, c) for m, c, _ in index))
     labelled = any(any(ch.isalpha() for ch in str(c)) for _, c in keys)
@@ -316,32 +318,41 @@ def sweep_summary_table(rows: Sequence[Mapping[str, str]], metrics: Sequence[str
                     and config_of[(method, config)] in p.get("configs", "").split()]
             seconds = sum(float(p["run_s"]) / len(p["configs"].split()) for p in mine)
             cells.append(f"{seconds:.0f}" if mine else MISSING)
+        if against is not None:
+            base, r = index.get((method, against[0], against[1])), index.get((method, config, against[1]))
+            cells.append(f"{_welch_from_summary(r, base):.2g}" if base and r and config != against[0] else MISSING)
         out.append(cells)
     header = (["method"] + (["setting"] if labelled else []) + [f"{m} (±95 %)" for m in metrics] + ["seeds"]
-              + (["training s"] if programs is not None else []))
+              + (["training s"] if programs is not None else [])
+              + ([f"Welch p, {against[1]} vs {against[0]}"] if against is not None else []))
     return markdown_table(header, out)
+
+
+def _welch_from_summary(a: Mapping[str, str], b: Mapping[str, str]) -> float:
+    """Welch's two-sided p-value of two summary rows (mean, 95 % interval low end, seed count)."""
+    from scipy import stats as sps
+
+    def moments(r):
+        n, mean = int(r["n"]), float(r["mean"])
+        sd = (mean - float(r["ci95_low"])) * math.sqrt(n) / float(sps.t.ppf(0.975, n - 1))
+        return mean, sd, n
+
+    (ma, sa, na), (mb, sb, nb) = moments(a), moments(b)
+    return float(sps.ttest_ind_from_stats(ma, sa, na, mb, sb, nb, equal_var=False).pvalue)
 
 
 def sweep_contrast_table(rows: Sequence[Mapping[str, str]], first: str, second: str, metric: str = "qoe") -> str:
     """Per method, a metric under two labelled settings of a sweep, their difference and Welch's
     two-sided p-value from the summary statistics (means, intervals and seed counts)."""
-    from scipy import stats as sps
-
     index = _summary_index(rows)
     out = []
     for method in dict.fromkeys(m for m, _, _ in index):
         a, b = index.get((method, first, metric)), index.get((method, second, metric))
         if a is None or b is None:
             continue
-
-        def moments(r):
-            n, mean = int(r["n"]), float(r["mean"])
-            sd = (mean - float(r["ci95_low"])) * math.sqrt(n) / float(sps.t.ppf(0.975, n - 1))
-            return mean, sd, n
-
-        (ma, sa, na), (mb, sb, nb) = moments(a), moments(b)
-        p = sps.ttest_ind_from_stats(ma, sa, na, mb, sb, nb, equal_var=False).pvalue
-        out.append([METHOD_LABELS.get(method, method), fixed(ma), fixed(mb), f"{ma - mb:+.4f}", f"{p:.2g}"])
+        ma, mb = float(a["mean"]), float(b["mean"])
+        out.append([METHOD_LABELS.get(method, method), fixed(ma), fixed(mb), f"{ma - mb:+.4f}",
+                    f"{_welch_from_summary(a, b):.2g}"])
     return markdown_table(["method", f"{metric}, {first}", f"{metric}, {second}", "difference", "Welch p"], out)
 
 
@@ -612,6 +623,13 @@ def learners_values(gamma: Mapping[str, Any], gamma_summary: Sequence[Mapping[st
         "d3qn_updates": str(d3qn["base"]["d3qn"]["num_updates"]),
         "d3qn_envs": str(d3qn["base"]["d3qn"]["num_envs"]),
     }
+
+
+def learners_settings_values(sweep: Mapping[str, Any]) -> dict[str, str]:
+    """The budget of the one-setting-at-a-time study, from the ``sweep.yaml`` it wrote."""
+    base = sweep["base"]
+    return {"updates": str(base["train"]["num_updates"]), "envs": str(base["train"]["num_envs"]),
+            "episodes": str(base["eval"]["episodes"])}
 
 
 def paper_values(results: Mapping[str, Any]) -> dict[str, str]:

@@ -46,6 +46,8 @@ def test_the_policy_variant_reproduces_the_sweep_and_the_gap_adds_up(swept):
         for name in ("policy", "policy_channels", "oracle_channels"):
             assert v[name]["reward"] <= v["oracle"]["reward"] + 1e-4 * abs(v["oracle"]["reward"])
         assert v["oracle_channels"]["collision_rate"] == 0.0 and v["policy_channels"]["collision_rate"] == 0.0
+        if row["group"] == "mappo_unaware" and v["policy_channels"]["offload_rate"] > 0:
+            assert v["policy_channels"]["mean_mu"] == pytest.approx(1.0)  # within its own action space
         # the best continuous parts on the policy's own sub-channels never lose to the policy's
         assert v["policy_channels"]["reward"] >= v["policy"]["reward"] - 1e-4 * abs(v["policy"]["reward"])
     for label, s in result["summary"].items():

@@ -414,3 +414,21 @@ def test_d3qn_trains_in_a_sweep_and_its_kept_policy_acts(tmp_path):
     got = {r["metric"]: r["value"] for r in read_table(tmp_path / "out" / "results.csv")
            if r["seed"] == run.seed and r["task"] == "all"}
     assert got["qoe"] == pytest.approx(ref["qoe"], rel=1e-5) and got["reward"] == pytest.approx(ref["reward"], rel=1e-5)
+
+
+def test_run_ids_stay_put_when_an_option_is_added(tmp_path):
+    # Pinned ids (computed before MAPPO's lr_final / ent_coef_final existed): an option left
+    # off does not enter the identity, so finished rows and kept policies stay valid.
+    path = _write(tmp_path, """
+    name: ids
+    method: [mappo, d3qn, oracle, greedy]
+    base:
+      env: {num_ues: 2, num_channels: 2, queue_len: 4}
+      train: {num_updates: 3, num_envs: 4}
+    seeds: 1
+    """)
+    ids = {r.method.name: (r.train_id, r.run_id) for r in load_sweep(path).runs()}
+    assert ids == {"mappo": ("a39a1263df8933dc", "4b1e1d09517b561e"), "d3qn": ("bcab0b7cc459af11", "c56e699d3a6af499"),
+                   "oracle": (None, "59b45cbc584b685b"), "greedy": (None, "e3480d90f0330c47")}
+    scheduled = load_sweep(path, ["base.train.lr_final=0.0"]).runs()[0]
+    assert scheduled.train_id != ids["mappo"][0]

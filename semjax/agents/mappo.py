@@ -375,8 +375,8 @@ def make_train(
                 batch = Transition(obs=obs, world_state=world_state, starts=starts_, discrete=discrete,
                                    continuous=continuous, log_prob=log_prob, value=value,
                                    reward=None, done=None, metrics=None)
-                (_, a_info), a_grads = jax.value_and_grad(loss_actor, has_aux=True)(actor_state.params, batch, a_carry, adv,
-                                                                                     ent_scale)
+                (_, a_info), a_grads = jax.value_and_grad(loss_actor, has_aux=True)(
+                    actor_state.params, batch, a_carry, adv, ent_scale)
                 (_, c_info), c_grads = jax.value_and_grad(loss_critic, has_aux=True)(critic_state.params, batch, c_carry, tgt)
                 actor_state = actor_state.apply_gradients(grads=a_grads)
                 critic_state = critic_state.apply_gradients(grads=c_grads)

@@ -14,7 +14,9 @@ episodes (the same worlds as the sweep's, seed by seed) is played four ways:
 
 The gap in team reward splits exactly into ``policy_channels - policy`` (what the policy's
 continuous choices cost it) and ``oracle - policy_channels`` (what its sub-channel choices,
-collisions included, cost it). Writes ``gap.json`` and ``gap.md`` into the sweep folder::
+collisions included, cost it). For a semantic-unaware policy, ``policy_channels`` keeps
+mu = 1, so its second part also holds what semantic extraction would add. Writes ``gap.json``
+and ``gap.md`` into the sweep folder::
 
     python -m semjax.experiments.gap results/learners/budget
 """
@@ -22,6 +24,7 @@ collisions included, cost it). Writes ``gap.json`` and ``gap.md`` into the sweep
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -45,11 +48,13 @@ VARIANTS = ("policy", "policy_channels", "oracle_channels", "oracle")
 SHOWN = ("reward", "qoe", "collision_rate", "offload_rate", "mean_mu")
 
 
-def variant_policies(policy, env, oracle_config: OracleConfig) -> dict[str, Any]:
+def variant_policies(policy, env, oracle_config: OracleConfig, semantic: bool = True) -> dict[str, Any]:
     """The four recurrent policies ``(key, carry, obs, state, params) -> (carry, Action)`` of the
-    module doc, built around the learned recurrent ``policy``."""
+    module doc, built around the learned recurrent ``policy``. ``semantic=False`` (a policy
+    with mu fixed at 1) keeps ``policy_channels`` at mu = 1 too, so that the policy's part of the
+    gap is measured within its own action space; the oracle is always the semantic one."""
     best = oracle(env, oracle_config)
-    given = oracle_given_channels(env, oracle_config)
+    given = oracle_given_channels(env, dataclasses.replace(oracle_config, semantic=oracle_config.semantic and semantic))
 
     def policy_channels(key, carry, obs, state, params):
         carry, action = policy(key, carry, obs, state, params)
@@ -89,7 +94,8 @@ def _program(run: Run, episodes: int, oracle_config: OracleConfig):
     def one(policy_params, key, params):
         policy, carry = run.method.policy(config, env, policy_params)
         return {name: summarize(env, params, rollout(env, params, variant, key, episodes, carry))[0]
-                for name, variant in variant_policies(policy, env, oracle_config).items()}
+                for name, variant in variant_policies(policy, env, oracle_config,
+                                                      getattr(config, "semantic", True)).items()}
 
     return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
 
@@ -144,7 +150,8 @@ def markdown(result: dict[str, Any]) -> str:
         g = s["reward_gap"]
         total = g["total"][0]
         lines += ["", "| team reward gap | per step | share |", "|---|---|---|"]
-        for k, words in (("total", "policy to oracle"), ("continuous", "mode, power, clock, mu (policy to policy_channels)"),
+        for k, words in (("total", "policy to oracle"),
+                         ("continuous", "mode, power, clock, mu (policy to policy_channels)"),
                          ("channels", "sub-channels and collisions (policy_channels to oracle)")):
             m, lo, hi = g[k]
             lines.append(f"| {words} | {m:.4f} ± {(hi - lo) / 2:.4f} | {100 * m / total:.0f} % |")

@@ -165,5 +165,7 @@ def settings(cfg: DictConfig, method: Method) -> dict[str, Any]:
         "params": OmegaConf.to_container(cfg.params, resolve=True),
     }
     if section is not None:
-        out[section] = dataclasses.asdict(method.config(cfg))
+        # An option that is off (None) is left out, so adding one keeps every earlier run's id
+        # (and its kept policy and finished rows) valid.
+        out[section] = {k: v for k, v in dataclasses.asdict(method.config(cfg)).items() if v is not None}
     return out
