@@ -350,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pp = sub.add_parser("paper", help="run the paper's experiments: every method, every figure, RESULTS.md", formatter_class=HelpFormatter,
                            epilog=("example: semjax paper --quick --out runs/paper_quick\n"
-                                  "time: --quick takes about half an hour on a 2-core CPU (results/paper_quick records it), the full budget about a day of CPU time\n"
+                                  "time: --quick takes under 20 minutes on a 2-core CPU (results/paper_quick records it), the full budget about a day of CPU time\n"
                                   "(docs/paper.md; results/paper_*/RESULTS.md state each run's program time)"))
     pp.add_argument("--quick", action="store_true", help="the quick budget (semjax/configs/paper/quick/)")
     pp.add_argument("--budget", default=None, metavar="DIR",
