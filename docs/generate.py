@@ -237,6 +237,11 @@ TABLES: dict[str, Table] = {
         rows, ("qoe", "reward", "collision_rate"), programs, against=("base", "reward")),
         ("results/learners/settings/summary.csv", "results/learners/settings/programs.csv")),
     "learners_gap": Table(tables.oracle_gap_table, ("results/learners/budget/gap.json",)),
+    "learners_coordination": Table(lambda rows, programs: tables.sweep_summary_table(
+        rows, ("qoe", "reward", "collision_rate"), programs, against=("base", "reward")),
+        ("results/learners/coordination/summary.csv", "results/learners/coordination/programs.csv")),
+    "learners_strong": Table(lambda rows: tables.sweep_summary_table(rows, ("qoe", "reward", "collision_rate")),
+                             ("results/learners/strong/summary.csv",)),
     # the fitted profile's calibration report (docs/calibration.md)
     "calibration_targets": Table(tables.calibration_targets_table, ("semjax/profiles/fitted.report.json",)),
     "calibration_constants": Table(tables.calibration_constants_table, ("semjax/profiles/fitted.report.json",)),
@@ -293,6 +298,9 @@ VALUES: dict[str, Table] = {
                       ("results/learners/gamma/sweep.yaml", "results/learners/gamma/summary.csv",
                        "results/learners/budget/sweep.yaml", "results/learners/d3qn/sweep.yaml", "configs/paper.yaml")),
     "learners_settings": Table(tables.learners_settings_values, ("results/learners/settings/sweep.yaml",)),
+    "learners_strong": Table(tables.learners_strong_values,
+                             ("results/learners/strong/sweep.yaml", "results/learners/strong/summary.csv",
+                              "results/learners/strong/programs.csv")),
     "calibration": Table(tables.calibration_values,
                          ("semjax/profiles/fitted.report.json", "results/calibration/fitted_world.report.json",
                           _PAPER_PROFILE, "semjax/params.py"), load=_calibration_values),

@@ -632,6 +632,25 @@ def learners_settings_values(sweep: Mapping[str, Any]) -> dict[str, str]:
             "episodes": str(base["eval"]["episodes"])}
 
 
+def learners_strong_values(sweep: Mapping[str, Any], summary: Sequence[Mapping[str, str]],
+                           programs: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """The strong config's check against greedy and the oracle, from a sweep of ``mappo``,
+    ``greedy`` and ``oracle`` (its ``summary.csv``; every method tested on the same episodes):
+    each method's team reward and QoE (means over seeds), MAPPO's team reward as a share of the
+    oracle's, the seeds, the budget, and MAPPO's training program seconds."""
+    index = _summary_index(summary)
+    mean = {(m, metric): float(r["mean"]) for (m, _, metric), r in index.items() if metric in ("reward", "qoe")}
+    train = [p for p in programs if p["kind"] == "train" and p["group"].split(" ")[0] == "mappo"]
+    out = {f"{m}_{metric}": fixed(mean[(m, metric)]) for m in ("mappo", "greedy", "oracle") for metric in ("reward", "qoe")}
+    return out | {
+        "share_of_oracle": percent(mean[("mappo", "reward")] / mean[("oracle", "reward")]),
+        "seeds": next(r["n"] for (m, _, metric), r in index.items() if m == "mappo" and metric == "reward"),
+        "episodes": str(sweep["base"]["eval"]["episodes"]),
+        "updates": str(sweep["base"]["train"]["num_updates"]), "envs": str(sweep["base"]["train"]["num_envs"]),
+        "train_s": f"{sum(float(p['run_s']) for p in train):.0f}",
+    }
+
+
 def paper_values(results: Mapping[str, Any]) -> dict[str, str]:
     """What the pages quote of a ``semjax paper`` run: its seeds and test episodes
     (``results.json``'s ``run.budget_detail``), its budget and its headline gains."""
@@ -675,16 +694,17 @@ def worlds_values(comparison: Mapping[str, Any]) -> dict[str, str]:
 
 def train_runs_table(runs: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]]) -> str:
     """``semjax train`` runs side by side: for each label, its resolved ``config.yaml`` and its
-    ``eval.json``: the discount, the budget, the training seconds, and the test QoE and team
-    reward per step."""
+    ``eval.json``: the discount, the sub-channel access (a config written before the option
+    existed had the paper's, independent), the budget, the training seconds, and the test QoE
+    and team reward per step."""
     rows = []
     for label, (config, result) in runs.items():
         train = config["train"]
-        rows.append([label, f"{train['gamma']:g}", str(train["num_updates"]), str(train["num_envs"]),
-                     str(config.get("seed", 0)), f"{result['train']['seconds']:.0f}", fixed(result["qoe"]),
-                     fixed(result["reward"], 3), str(result["episodes"])])
-    return markdown_table(["config", "gamma", "updates", "envs", "seed", "training s", "QoE", "team reward / step",
-                           "test episodes"], rows)
+        rows.append([label, f"{train['gamma']:g}", train.get("channel_access", "independent"), str(train["num_updates"]),
+                     str(train["num_envs"]), str(config.get("seed", 0)), f"{result['train']['seconds']:.0f}",
+                     fixed(result["qoe"]), fixed(result["reward"], 3), str(result["episodes"])])
+    return markdown_table(["config", "gamma", "sub-channels", "updates", "envs", "seed", "training s", "QoE",
+                           "team reward / step", "test episodes"], rows)
 
 
 def oracle_gap_table(result: Mapping[str, Any]) -> str:

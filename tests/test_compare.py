@@ -53,6 +53,16 @@ def test_comparison_sets_both_worlds_and_the_paper_side_by_side(tmp_path):
     assert (second / "comparison.md").read_text().startswith("# Two worlds side by side")
 
 
+def test_two_runs_in_one_world_are_headed_as_runs(tmp_path):
+    first = _record(tmp_path / "before", "paper", [0.58, 0.581, 0.579], [0.555, 0.556, 0.554])
+    second = _record(tmp_path / "after", "paper", [0.59, 0.591, 0.589], [0.555, 0.556, 0.554])
+    compare.write(first, second)
+    text = (second / "comparison.md").read_text()
+    assert text.startswith("# Two runs side by side")
+    assert f"The same `quick` budget in one world, two runs (their configs differ): `paper` ({first}) and " \
+           f"`paper` ({second})." in text
+
+
 def test_the_command_as_documented(tmp_path):
     first = _record(tmp_path / "paper_quick", "paper", [0.58, 0.581, 0.579], [0.555, 0.556, 0.554])
     second = _record(tmp_path / "paper_quick_fitted", "fitted", [0.60, 0.601, 0.599], [0.52, 0.521, 0.519])

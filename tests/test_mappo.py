@@ -10,7 +10,7 @@ import pytest
 import semjax
 from semjax.agents import mappo
 from semjax.agents.distributions import ActionHeadSpec, HybridDistribution, to_env_action
-from semjax.agents.mappo import MAPPOConfig, agent_batch, gae, make_train, split_by_env
+from semjax.agents.mappo import MAPPOConfig, agent_batch, gae, learning_reward, make_train, split_by_env
 from semjax.agents.networks import Actor, RecurrentGRU
 from semjax.checkpoint import load_checkpoint, save_checkpoint
 from semjax.experiments.methods import METHODS
@@ -136,16 +136,25 @@ def test_gru_carry_resets_where_an_episode_starts():
     np.testing.assert_allclose(from_junk.mean, full.mean, rtol=1e-6, atol=1e-6)
 
 
-def test_actor_and_critic_batches_share_one_order():
+@pytest.mark.parametrize("actor_input", ["local", "world"])
+def test_actor_and_critic_batches_share_one_order(actor_input):
     env = semjax.SemanticMEC(num_ues=3, num_channels=2, queue_len=4)
     obs, _ = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(0), 5), env.default_params)
-    actor_in, critic_in = agent_batch(env, obs)
+    actor_in, critic_in = agent_batch(MAPPOConfig(actor_input=actor_input), env, obs)
     n, d = env.num_ues, env.obs_dim
     for row in range(5 * n):
         e, agent = divmod(row, n)
-        np.testing.assert_array_equal(actor_in[row], obs[e, agent])
         np.testing.assert_array_equal(critic_in[row, : n * d], obs[e].reshape(-1))
         np.testing.assert_array_equal(critic_in[row, n * d:], np.eye(n)[agent])
+        np.testing.assert_array_equal(actor_in[row], obs[e, agent] if actor_input == "local" else critic_in[row])
+
+
+def test_learning_reward_is_the_floored_team_sum_or_each_agents_own():
+    reward = jnp.array([[1.0, -9.0, 0.5], [-1.0, 2.0, -6.0]])  # (E=2, N=3), floor at -5
+    team = learning_reward(MAPPOConfig(reward_clip=5.0), reward)
+    np.testing.assert_allclose(team, [-3.5, -3.5, -3.5, -4.0, -4.0, -4.0])
+    own = learning_reward(MAPPOConfig(reward_clip=5.0, reward="own"), reward)
+    np.testing.assert_allclose(own, [1.0, -5.0, 0.5, -1.0, 2.0, -5.0])
 
 
 def test_minibatches_are_whole_envs_with_all_agents():
@@ -170,6 +179,10 @@ def test_config_validation():
         MAPPOConfig(gamma=1.5)
     with pytest.raises(ValueError, match="unknown train key"):
         MAPPOConfig.from_dict({"hiden": 3})
+    with pytest.raises(ValueError, match=r"train.reward must be one of \['team', 'own'\]"):
+        MAPPOConfig(reward="mine")
+    with pytest.raises(ValueError, match=r"train.actor_input must be one of \['local', 'world'\]"):
+        MAPPOConfig(actor_input="global")
 
 
 def test_schedules_by_hand():
@@ -239,8 +252,9 @@ def test_train_over_traced_env_params():
 
 
 @pytest.mark.parametrize("variant", [{}, {"action_space": "discrete"}, {"semantic": False},
-                                     {"action_space": "discrete", "semantic": False}],
-                         ids=["hybrid", "discrete", "unaware", "discrete-unaware"])
+                                     {"action_space": "discrete", "semantic": False},
+                                     {"actor_input": "world", "reward": "own"}],
+                         ids=["hybrid", "discrete", "unaware", "discrete-unaware", "world-own"])
 def test_checkpoint_round_trip_and_resume(tmp_path, variant):
     """Save after 2 updates, restore, train 2 more: identical to not having stopped, for every
     action variant (the discrete one once carried a zero-size leaf that orbax refuses to save)."""

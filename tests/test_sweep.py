@@ -432,3 +432,6 @@ def test_run_ids_stay_put_when_an_option_is_added(tmp_path):
                    "oracle": (None, "59b45cbc584b685b"), "greedy": (None, "e3480d90f0330c47")}
     scheduled = load_sweep(path, ["base.train.lr_final=0.0"]).runs()[0]
     assert scheduled.train_id != ids["mappo"][0]
+    # An option added later keeps the ids at its default and changes them away from it.
+    assert load_sweep(path, ["base.train.channel_access=independent"]).runs()[0].train_id == ids["mappo"][0]
+    assert load_sweep(path, ["base.train.channel_access=sequential"]).runs()[0].train_id != ids["mappo"][0]

@@ -229,3 +229,21 @@ def test_paper_values_by_hand():
                "headline": {"gain_vs_mappo_unaware": 0.046215, "gain_vs_d3qn_unaware": 0.054274}}
     assert tables.paper_values(results) == {"seeds": "3", "episodes": "200", "budget": "full",
                                             "gain_mappo_unaware": "4.62 %", "gain_d3qn_unaware": "5.43 %"}
+
+
+def test_learners_strong_values_by_hand():
+    def row(method, metric, mean, task="all"):
+        return {"method": method, "config": "0", "task": task, "metric": metric, "mean": str(mean), "n": "3"}
+
+    summary = [row("mappo", "reward", 2.36), row("oracle", "reward", 2.395), row("greedy", "reward", 2.295),
+               row("mappo", "qoe", 0.595), row("oracle", "qoe", 0.6), row("greedy", "qoe", 0.58),
+               row("mappo", "reward", 9.0, task="vqa")]
+    programs = [{"group": "mappo N=4 K=4 Q=20", "kind": "train", "run_s": "139.4"},
+                {"group": "oracle N=4 K=4 Q=20", "kind": "evaluate", "run_s": "31"}]
+    sweep = {"base": {"train": {"num_updates": 600, "num_envs": 32}, "eval": {"episodes": 200}}}
+    values = tables.learners_strong_values(sweep, summary, programs)
+    assert values["mappo_reward"] == "2.3600" and values["oracle_reward"] == "2.3950"
+    assert values["share_of_oracle"] == "98.5 %"  # 2.36 / 2.395
+    assert values["mappo_qoe"] == "0.5950" and values["greedy_qoe"] == "0.5800"
+    assert (values["seeds"], values["episodes"], values["updates"], values["envs"], values["train_s"]) == \
+        ("3", "200", "600", "32", "139")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import flashbax as fbx
 import flax.linen as nn
@@ -35,6 +35,7 @@ from flax.training.train_state import TrainState
 
 # The joint action codec lives with the other action maps; index_to_parts and parts_to_index
 # are re-exported so that code importing them from here keeps working.
+from semjax.agents.channel_access import sequential_q_actions
 from semjax.agents.distributions import (  # noqa: F401
     ActionHeadSpec,
     index_to_action,
@@ -76,7 +77,15 @@ class D3QNConfig:
     hidden: int = 64
     mlp_layers: int = 2  # Table III
     semantic: bool = True  # False: mu = 1, no mu factor in the action set
+    # independent: every agent takes its best joint action alone, the env resolves collisions
+    # (the paper) | sequential: agents choose in turn among the free sub-channels
+    # (agents/channel_access.py), in acting, exploring and in the TD target's next action
+    channel_access: str = "independent"
     bins: dict = field(default_factory=lambda: {"power": 4, "freq": 3, "mu": 5})
+
+    # Options added after run ids were first kept: left out of a run's id at their default
+    # (semjax.experiments.methods.settings), so earlier runs keep theirs.
+    LATER_OPTIONS: ClassVar[tuple[str, ...]] = ("channel_access",)
 
     def __post_init__(self):
         positive = ("num_envs", "num_updates", "steps_per_update", "buffer_size", "batch_size",
@@ -101,6 +110,9 @@ class D3QNConfig:
         for name in ("lr", "huber_delta", "max_grad_norm", "reward_clip"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"train.{name} must be > 0 (got {getattr(self, name)})")
+        if self.channel_access not in ("independent", "sequential"):
+            raise ValueError(f"train.channel_access must be one of ['independent', 'sequential'] "
+                             f"(got {self.channel_access!r})")
         if not isinstance(self.semantic, bool):
             raise ValueError(f"train.semantic must be true or false (got {self.semantic!r})")
         if not isinstance(self.bins, dict):
@@ -150,12 +162,14 @@ class DuelingQNetwork(nn.Module):
         return dueling(value, advantage)
 
 
-def double_q_target(reward, done, gamma, q_next_online, q_next_target):
+def double_q_target(reward, done, gamma, q_next_online, q_next_target, next_action=None):
     """r + gamma (1 - done) Q_target(s', argmax_a Q_online(s', a)) (van Hasselt et al. 2016).
 
-    reward, done (B,); q_next_* (B, A). The online net picks the action, the target net values it.
+    reward, done (B,); q_next_* (B, A). The online net picks the action, the target net values
+    it; ``next_action`` (B,), when given, is the online net's pick made otherwise (sequential
+    sub-channel access: the best among the choices left free).
     """
-    best = jnp.argmax(q_next_online, axis=-1)
+    best = jnp.argmax(q_next_online, axis=-1) if next_action is None else next_action
     value = jnp.take_along_axis(q_next_target, best[..., None], axis=-1)[..., 0]
     return reward + gamma * (1.0 - done.astype(jnp.float32)) * value
 
@@ -263,15 +277,19 @@ def make_train(
     e, n = config.num_envs, env.num_ues
     actions = num_actions(spec)
 
-    def td_loss(q_params, target_params, batch: Transition):
+    def td_loss(q_params, target_params, batch: Transition, key: jax.Array):
         b = batch.reward.shape[0]
         obs = batch.obs.reshape(b * n, -1)
         next_obs = batch.next_obs.reshape(b * n, -1)
         q_both = net.apply(q_params, jnp.concatenate([obs, next_obs]))  # one pass for s and s'
         q, q_next_online = q_both[: b * n], q_both[b * n:]
         q_next_target = net.apply(target_params, next_obs)
+        q_next_online = jax.lax.stop_gradient(q_next_online)
+        next_action = None
+        if config.channel_access == "sequential":  # what the agents would take in turn at s'
+            next_action = sequential_q_actions(key, q_next_online.reshape(b, n, -1), spec.discrete_sizes[0]).reshape(-1)
         target = double_q_target(jnp.repeat(batch.reward, n), jnp.repeat(batch.done, n), config.gamma,
-                                 jax.lax.stop_gradient(q_next_online), q_next_target)
+                                 q_next_online, q_next_target, next_action)
         q_taken = jnp.take_along_axis(q, batch.action.reshape(b * n, 1), axis=-1)[:, 0]
         loss = jnp.mean(optax.huber_loss(q_taken, jax.lax.stop_gradient(target), delta=config.huber_delta))
         return loss, jnp.mean(q_taken)
@@ -279,9 +297,13 @@ def make_train(
     def step(runner: RunnerState, _):
         key, k_explore, k_random, k_env, k_sample = jax.random.split(runner.key, 5)
         epsilon = eps_at(runner.env_steps)
-        greedy = jnp.argmax(runner.q.apply_fn(runner.q.params, runner.obs), axis=-1)  # (E, N)
+        q_values = runner.q.apply_fn(runner.q.params, runner.obs)  # (E, N, A)
         explore = jax.random.uniform(k_explore, (e, n)) < epsilon
-        index = jnp.where(explore, jax.random.randint(k_random, (e, n), 0, actions), greedy).astype(jnp.int32)
+        if config.channel_access == "sequential":
+            index = sequential_q_actions(k_random, q_values, spec.discrete_sizes[0], explore)
+        else:
+            greedy = jnp.argmax(q_values, axis=-1)  # (E, N)
+            index = jnp.where(explore, jax.random.randint(k_random, (e, n), 0, actions), greedy).astype(jnp.int32)
         action = index_to_action(spec, index, params)
         next_obs, env_state, _, done, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
             jax.random.split(k_env, e), runner.env_state, action, params
@@ -295,7 +317,8 @@ def make_train(
             jnp.where(buffer_state.is_full, config.buffer_size, buffer_state.current_index) >= config.learning_starts
         )
         batch = buffer.sample(buffer_state, k_sample).experience
-        (loss, q_mean), grads = jax.value_and_grad(td_loss, has_aux=True)(runner.q.params, runner.target_params, batch)
+        (loss, q_mean), grads = jax.value_and_grad(td_loss, has_aux=True)(
+            runner.q.params, runner.target_params, batch, jax.random.fold_in(k_sample, 1))
         stepped = runner.q.apply_gradients(grads=grads)
         q_state = jax.tree.map(lambda a, b: jnp.where(ready, a, b), stepped, runner.q)
         grad_steps = runner.grad_steps + ready.astype(jnp.int32)
@@ -359,8 +382,9 @@ def make_policy(config: D3QNConfig, env: SemanticMEC, q_params: Any):
     spec = head_spec(config, env)
 
     def policy(key, state, params):
-        del key
         q = net.apply(q_params, env.observe(state, params))
+        if config.channel_access == "sequential":
+            return index_to_action(spec, sequential_q_actions(key, q[None], spec.discrete_sizes[0])[0], params)
         return index_to_action(spec, jnp.argmax(q, axis=-1), params)
 
     return policy, None

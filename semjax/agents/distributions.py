@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from semjax.agents.channel_access import mask_logits
 from semjax.params import EnvParams
 from semjax.physics import Action
 
@@ -107,6 +108,11 @@ class HybridDistribution:
         logits = tuple(_split_logits(spec, outputs[..., : spec.num_logits]))
         mean = outputs[..., spec.num_logits :]
         return HybridDistribution(logits, mean, jnp.broadcast_to(log_std, mean.shape))
+
+    def with_choice_mask(self, available: jax.Array) -> "HybridDistribution":
+        """The same distribution with the choice part restricted to ``available`` (..., K+1)
+        (sequential sub-channel access, :mod:`semjax.agents.channel_access`)."""
+        return HybridDistribution((mask_logits(self.logits[0], available),) + self.logits[1:], self.mean, self.log_std)
 
     def _categoricals(self):
         return [distrax.Categorical(logits=lg) for lg in self.logits]

@@ -12,14 +12,19 @@ orders its actor and critic batches differently):
 
 What the learner optimises: the team reward r = sum_n r_n with each per-UE reward floored
 at ``-reward_clip`` (the latency penalty is unbounded, ~-1e5 in deep fades; SPEC section 7
-notes). Evaluation always reports the raw reward.
+notes), or with ``reward="own"`` each agent's own floored r_n (the critic, which sees the
+agent's id, then predicts that agent's reward). Evaluation always reports the raw team reward.
+
+What the actor sees: its own observation (the paper, ``actor_input="local"``), or with
+``actor_input="world"`` the critic's world state, every UE's observation and its own id, so
+that choosing sub-channels jointly (what the oracle does) can be learned.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import flax.struct as struct
 import jax
@@ -27,6 +32,7 @@ import jax.numpy as jnp
 import optax
 from flax.training.train_state import TrainState
 
+from semjax.agents.channel_access import sequential_choices
 from semjax.agents.distributions import ActionHeadSpec, to_env_action
 from semjax.agents.networks import Actor, Critic, RecurrentGRU
 from semjax.env import EnvState, SemanticMEC
@@ -60,10 +66,19 @@ class MAPPOConfig:
     gru_layers: int = 1
     action_space: str = "hybrid"  # hybrid | discrete
     semantic: bool = True  # False: mu = 1, neither sampled nor in the log-prob
+    reward: str = "team"  # team: every agent learns sum_n r_n (the paper) | own: agent n learns r_n
+    actor_input: str = "local"  # local: the agent's observation (the paper) | world: the world state
+    # independent: each agent samples its sub-channel alone, the env resolves collisions (the
+    # paper) | sequential: agents choose in turn among the free ones (agents/channel_access.py)
+    channel_access: str = "independent"
     bins: dict = field(default_factory=lambda: {"power": 4, "freq": 3, "mu": 5})
     log_std_min: float = -3.0
     log_std_max: float = 0.5
     log_std_init: float = -0.5
+
+    # Options added after run ids were first kept: left out of a run's id at their default
+    # (semjax.experiments.methods.settings), so earlier runs keep theirs.
+    LATER_OPTIONS: ClassVar[tuple[str, ...]] = ("reward", "actor_input", "channel_access")
 
     def __post_init__(self):
         positive = ("num_envs", "rollout_len", "num_updates", "update_epochs", "num_minibatches",
@@ -90,6 +105,10 @@ class MAPPOConfig:
         if self.ent_coef_final is not None and not (self.ent_coef_final >= 0 and self.ent_coef > 0):
             raise ValueError(f"train.ent_coef_final must be >= 0 or null, and needs train.ent_coef > 0 "
                              f"(got {self.ent_coef_final} with ent_coef {self.ent_coef})")
+        for name, accepted in (("reward", ("team", "own")), ("actor_input", ("local", "world")),
+                               ("channel_access", ("independent", "sequential"))):
+            if getattr(self, name) not in accepted:
+                raise ValueError(f"train.{name} must be one of {list(accepted)} (got {getattr(self, name)!r})")
         if not self.log_std_min < self.log_std_init < self.log_std_max:
             raise ValueError("train.log_std_init must lie strictly between train.log_std_min and train.log_std_max")
         ActionHeadSpec.make(1, self.action_space, self.semantic, self.bins)  # validates
@@ -158,9 +177,10 @@ class Transition:
     starts: jax.Array  # (E*N,)
     discrete: jax.Array  # (E*N, H)
     continuous: jax.Array  # (E*N, C)
+    available: jax.Array  # (E*N, K+1) the choices the agent could take (all, unless sequential)
     log_prob: jax.Array  # (E*N,)
     value: jax.Array  # (E*N,) normalised-space prediction
-    reward: jax.Array  # (E*N,) learning reward (team, clipped), same for every agent of an env
+    reward: jax.Array  # (E*N,) learning reward (``learning_reward``)
     done: jax.Array  # (E*N,) the episode ended after this step
     metrics: dict  # per-step env metrics, (E,)
 
@@ -181,9 +201,20 @@ def _flat(x: jax.Array) -> jax.Array:
     return x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:])
 
 
-def agent_batch(env: SemanticMEC, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Actor and critic inputs of a batch of envs, both (E*N, ...) in the same env-major order."""
-    return _flat(obs), _flat(jax.vmap(env.world_state)(obs))
+def agent_batch(config: MAPPOConfig, env: SemanticMEC, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Actor and critic inputs of a batch of envs (E, N, D), both (E*N, ...) in the same
+    env-major order. The actor's is the observation, or the world state (``actor_input``)."""
+    world = _flat(jax.vmap(env.world_state)(obs))
+    return (world if config.actor_input == "world" else _flat(obs)), world
+
+
+def learning_reward(config: MAPPOConfig, reward: jax.Array) -> jax.Array:
+    """Per-UE rewards (E, N) -> what each agent learns from (E*N,), env-major: the team's sum
+    of floored rewards for every agent, or (``reward="own"``) each agent's floored own."""
+    floored = jnp.maximum(reward, -config.reward_clip)
+    if config.reward == "own":
+        return _flat(floored)
+    return jnp.repeat(jnp.sum(floored, axis=1), reward.shape[1])
 
 
 def _optimizer(config: MAPPOConfig):
@@ -211,7 +242,7 @@ def init_runner(config: MAPPOConfig, env: SemanticMEC, params: EnvParams, key: j
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(k_env, e), params)
     carry = RecurrentGRU.initial_carry(config.gru_layers, e * n, config.hidden)
     ones = jnp.ones((1, e * n), bool)
-    obs_flat, world = agent_batch(env, obs)
+    obs_flat, world = agent_batch(config, env, obs)
     actor_params = actor.init(k_actor, carry, obs_flat[None], ones)
     critic_params = critic.init(k_critic, carry, world[None], ones)
     return RunnerState(
@@ -279,18 +310,23 @@ def make_train(
 
     def env_step(runner: RunnerState, _):
         key, k_act, k_env = jax.random.split(runner.key, 3)
-        obs, world = agent_batch(env, runner.obs)
+        obs, world = agent_batch(config, env, runner.obs)
         starts = jnp.repeat(runner.starts, n)
         actor_carry, dist = runner.actor.apply_fn(runner.actor.params, runner.actor_carry, obs[None], starts[None])
         critic_carry, value = runner.critic.apply_fn(runner.critic.params, runner.critic_carry, world[None], starts[None])
         dist = jax.tree.map(lambda x: x[0], dist)
         discrete, continuous = dist.sample(k_act)
+        available = jnp.ones(dist.logits[0].shape, bool)
+        if config.channel_access == "sequential":
+            choice, available = sequential_choices(jax.random.fold_in(k_act, 1), dist.logits[0].reshape(e, n, -1))
+            available = _flat(available)
+            discrete = discrete.at[:, 0].set(_flat(choice))
+            dist = dist.with_choice_mask(available)
         log_prob = dist.log_prob(discrete, continuous)
         action = to_env_action(spec, discrete.reshape(e, n, -1), continuous.reshape(e, n, -1), params)
         next_obs, env_state, _, done, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
             jax.random.split(k_env, e), runner.env_state, action, params
         )
-        learn_reward = jnp.sum(jnp.maximum(info["reward"], -config.reward_clip), axis=1)  # (E,)
         offloaded = info["offloaded"].astype(jnp.float32)
         metrics = {
             "reward": jnp.sum(info["reward"], axis=1),
@@ -301,7 +337,7 @@ def make_train(
         }
         transition = Transition(
             obs=obs, world_state=world, starts=starts, discrete=discrete, continuous=continuous,
-            log_prob=log_prob, value=value[0], reward=jnp.repeat(learn_reward, n),
+            available=available, log_prob=log_prob, value=value[0], reward=learning_reward(config, info["reward"]),
             done=jnp.repeat(done, n), metrics=metrics,
         )
         runner = runner.replace(
@@ -312,6 +348,8 @@ def make_train(
 
     def loss_actor(actor_params, batch, carry, advantages, ent_scale):
         _, dist = runner_apply_actor(actor_params, carry, batch.obs, batch.starts)
+        if config.channel_access == "sequential":
+            dist = dist.with_choice_mask(batch.available)
         log_prob = dist.log_prob(batch.discrete, batch.continuous)
         ratio = jnp.exp(log_prob - batch.log_prob)
         adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -340,7 +378,7 @@ def make_train(
         runner, traj = jax.lax.scan(env_step, runner, None, t_len)
 
         # Bootstrap from the observation after the rollout.
-        _, world = agent_batch(env, runner.obs)
+        _, world = agent_batch(config, env, runner.obs)
         starts = jnp.repeat(runner.starts, n)
         _, last = runner.critic.apply_fn(runner.critic.params, runner.critic_carry, world[None], starts[None])
         vn = runner.value_norm
@@ -362,8 +400,8 @@ def make_train(
 
             by_env = lambda x, axis: split_by_env(x, axis, perm, n, config.num_minibatches)  # noqa: E731
 
-            mb_traj = jax.tree.map(lambda x: by_env(x, 1), (traj.obs, traj.world_state, traj.starts,
-                                                             traj.discrete, traj.continuous, traj.log_prob, traj.value))
+            mb_traj = jax.tree.map(lambda x: by_env(x, 1), (traj.obs, traj.world_state, traj.starts, traj.discrete,
+                                                             traj.continuous, traj.available, traj.log_prob, traj.value))
             mb_adv = by_env(advantages, 1)
             mb_targets = by_env(targets, 1)
             mb_actor_carry = by_env(actor_carry0, 1)
@@ -371,9 +409,9 @@ def make_train(
 
             def minibatch(states, xs):
                 actor_state, critic_state = states
-                (obs, world_state, starts_, discrete, continuous, log_prob, value), adv, tgt, a_carry, c_carry = xs
+                (obs, world_state, starts_, discrete, continuous, available, log_prob, value), adv, tgt, a_carry, c_carry = xs
                 batch = Transition(obs=obs, world_state=world_state, starts=starts_, discrete=discrete,
-                                   continuous=continuous, log_prob=log_prob, value=value,
+                                   continuous=continuous, available=available, log_prob=log_prob, value=value,
                                    reward=None, done=None, metrics=None)
                 (_, a_info), a_grads = jax.value_and_grad(loss_actor, has_aux=True)(
                     actor_state.params, batch, a_carry, adv, ent_scale)
@@ -429,9 +467,13 @@ def make_policy(config: MAPPOConfig, env: SemanticMEC, actor_params: Any, determ
 
     def policy(key, carry, obs, state, params):
         starts = jnp.broadcast_to(state.t == 0, (1, n))
-        carry, dist = actor.apply(actor_params, carry, obs[None], starts)
+        inputs = env.world_state(obs) if config.actor_input == "world" else obs
+        carry, dist = actor.apply(actor_params, carry, inputs[None], starts)
         dist = jax.tree.map(lambda x: x[0], dist)
         discrete, continuous = dist.mode() if deterministic else dist.sample(key)
+        if config.channel_access == "sequential":
+            choice, _ = sequential_choices(jax.random.fold_in(key, 1), dist.logits[0][None], deterministic)
+            discrete = discrete.at[:, 0].set(choice[0])
         return carry, to_env_action(spec, discrete, continuous, params)
 
     return policy, RecurrentGRU.initial_carry(config.gru_layers, n, config.hidden)

@@ -66,7 +66,8 @@ def markdown(c: dict[str, Any]) -> list[str]:
     """The comparison's tables (from :func:`compare`'s data, with ``runs`` naming the two
     folders), headed by the two runs' worlds."""
     a, b = (f"`{w}` ({n})" for w, n in zip(c["worlds"], c["runs"]))
-    lines = [f"The same `{c['budgets'][1]}` budget in two worlds: {a} and {b}. Intervals are 95 % Student-t "
+    where = "in two worlds" if c["worlds"][0] != c["worlds"][1] else "in one world, two runs (their configs differ)"
+    lines = [f"The same `{c['budgets'][1]}` budget {where}: {a} and {b}. Intervals are 95 % Student-t "
              "over seeds.", "", "| | " + a + " | " + b + " | paper |", "|---|---|---|---|"]
     labels = {"gain_vs_mappo_unaware": "QoE gain of semantic-aware MAPPO over semantic-unaware MAPPO",
               "gain_vs_d3qn_unaware": "QoE gain over semantic-unaware D3QN"}
@@ -92,7 +93,7 @@ def write(first_dir: Path, second_dir: Path) -> dict[str, Any]:
     second = json.loads((second_dir / "results.json").read_text())
     c = {"runs": [str(first_dir), str(second_dir)], **compare(first, second)}
     body = markdown(c)
-    title = "Two worlds side by side"
+    title = "Two worlds side by side" if c["worlds"][0] != c["worlds"][1] else "Two runs side by side"
     write_text(second_dir / "comparison.md", "\n".join([f"# {title}", "",
                                                         "Written by `python -m semjax.experiments.compare` from "
                                                         f"`{first_dir}/results.json` and `{second_dir}/results.json`.",

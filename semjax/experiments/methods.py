@@ -165,7 +165,11 @@ def settings(cfg: DictConfig, method: Method) -> dict[str, Any]:
         "params": OmegaConf.to_container(cfg.params, resolve=True),
     }
     if section is not None:
-        # An option that is off (None) is left out, so adding one keeps every earlier run's id
-        # (and its kept policy and finished rows) valid.
-        out[section] = {k: v for k, v in dataclasses.asdict(method.config(cfg)).items() if v is not None}
+        # An option that is off (None), or one added later (the config's LATER_OPTIONS) at its
+        # default, is left out, so adding one keeps every earlier run's id (and its kept policy
+        # and finished rows) valid.
+        config = method.config(cfg)
+        later = {f.name: f.default for f in dataclasses.fields(config) if f.name in getattr(config, "LATER_OPTIONS", ())}
+        out[section] = {k: v for k, v in dataclasses.asdict(config).items()
+                        if v is not None and not (k in later and v == later[k])}
     return out
