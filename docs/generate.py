@@ -242,6 +242,9 @@ TABLES: dict[str, Table] = {
         ("results/learners/coordination/summary.csv", "results/learners/coordination/programs.csv")),
     "learners_strong": Table(lambda rows: tables.sweep_summary_table(rows, ("qoe", "reward", "collision_rate")),
                              ("results/learners/strong/summary.csv",)),
+    "learners_num_ues": Table(lambda rows: tables.sweep_along_table(rows, "env.num_ues", ("reward", "qoe"),
+                                                                   against=("mappo", "greedy")),
+                              ("results/learners/num_ues/summary.csv",)),
     # the fitted profile's calibration report (docs/calibration.md)
     "calibration_targets": Table(tables.calibration_targets_table, ("semjax/profiles/fitted.report.json",)),
     "calibration_constants": Table(tables.calibration_constants_table, ("semjax/profiles/fitted.report.json",)),

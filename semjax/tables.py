@@ -328,6 +328,32 @@ def sweep_summary_table(rows: Sequence[Mapping[str, str]], metrics: Sequence[str
     return markdown_table(header, out)
 
 
+def sweep_along_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Sequence[str] = ("reward", "qoe"),
+                      against: tuple[str, str] | None = None) -> str:
+    """A sweep's ``summary.csv`` along one swept key ``x`` (e.g. ``env.num_ues``): one row per
+    value of ``x``, each method's mean ± 95 % half-width of each metric, and with ``against``
+    (two methods) Welch's p-value of the first metric, first method against the second."""
+    cells = {(r[x], r["method"], r["metric"]): r for r in rows if r["task"] == "all" and r["metric"] in metrics}
+    xs = sorted({k[0] for k in cells}, key=float)
+    methods = list(dict.fromkeys(k[1] for k in cells))
+    header = [x] + [f"{metric}, {METHOD_LABELS.get(m, m)}" for metric in metrics for m in methods]
+    if against is not None:
+        header.append(f"Welch p, {metrics[0]}: {against[0]} vs {against[1]}")
+    out = []
+    for value in xs:
+        row = [value]
+        for metric in metrics:
+            for m in methods:
+                r = cells.get((value, m, metric))
+                row.append(MISSING if r is None else
+                           f"{fixed(float(r['mean']))} ± {fixed(float(r['mean']) - float(r['ci95_low']))}")
+        if against is not None:
+            a, b = (cells.get((value, m, metrics[0])) for m in against)
+            row.append(f"{_welch_from_summary(a, b):.2g}" if a and b else MISSING)
+        out.append(row)
+    return markdown_table(header, out)
+
+
 def _welch_from_summary(a: Mapping[str, str], b: Mapping[str, str]) -> float:
     """Welch's two-sided p-value of two summary rows (mean, 95 % interval low end, seed count)."""
     from scipy import stats as sps

@@ -247,3 +247,24 @@ def test_learners_strong_values_by_hand():
     assert values["mappo_qoe"] == "0.5950" and values["greedy_qoe"] == "0.5800"
     assert (values["seeds"], values["episodes"], values["updates"], values["envs"], values["train_s"]) == \
         ("3", "200", "600", "32", "139")
+
+
+def test_sweep_along_table_by_hand():
+    def row(n, method, metric, mean, low, seeds="3", task="all"):
+        return {"env.num_ues": n, "method": method, "task": task, "metric": metric, "mean": str(mean),
+                "ci95_low": str(low), "n": seeds}
+
+    rows = [row("10", "mappo", "reward", 2.0, 1.9), row("2", "mappo", "reward", 2.5, 2.45),
+            row("2", "greedy", "reward", 2.4, 2.4), row("10", "greedy", "reward", 2.1, 2.08),
+            row("2", "mappo", "reward", 7.0, 6.0, task="vqa")]
+    text = tables.sweep_along_table(rows, "env.num_ues", ("reward",), against=("mappo", "greedy"))
+    lines = text.splitlines()
+    assert "reward, semantic-aware MAPPO (hybrid)" in lines[0] and "Welch p, reward: mappo vs greedy" in lines[0]
+    assert lines[2].startswith("| 2 | 2.5000 ± 0.0500 | 2.4000 ± 0.0000 |")  # sorted as numbers: 2 before 10
+    assert lines[3].startswith("| 10 | 2.0000 ± 0.1000 | 2.1000 ± 0.0200 |")
+    from scipy import stats as sps
+
+    t = float(sps.t.ppf(0.975, 2))
+    expected = sps.ttest_ind_from_stats(2.0, 0.1 * math.sqrt(3) / t, 3, 2.1, 0.02 * math.sqrt(3) / t, 3,
+                                        equal_var=False).pvalue
+    assert lines[3].endswith(f"| {expected:.2g} |")
