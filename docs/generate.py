@@ -242,6 +242,7 @@ TABLES: dict[str, Table] = {
         ("results/learners/coordination/summary.csv", "results/learners/coordination/programs.csv")),
     "learners_strong": Table(lambda rows: tables.sweep_summary_table(rows, ("qoe", "reward", "collision_rate")),
                              ("results/learners/strong/summary.csv",)),
+    "learners_gap_strong": Table(tables.oracle_gap_table, ("results/learners/strong/gap.json",)),
     "learners_num_ues": Table(lambda rows: tables.sweep_along_table(rows, "env.num_ues", ("reward", "qoe"),
                                                                    against=("mappo", "greedy")),
                               ("results/learners/num_ues/summary.csv",)),
