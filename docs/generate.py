@@ -237,6 +237,9 @@ TABLES: dict[str, Table] = {
         rows, ("qoe", "reward", "collision_rate"), programs, against=("base", "reward")),
         ("results/learners/settings/summary.csv", "results/learners/settings/programs.csv")),
     "learners_gap": Table(tables.oracle_gap_table, ("results/learners/budget/gap.json",)),
+    "learners_width": Table(lambda rows, programs: tables.sweep_summary_table(
+        rows, ("qoe", "reward", "collision_rate"), programs, against=("width_64", "reward")),
+        ("results/learners/width/summary.csv", "results/learners/width/programs.csv")),
     "learners_coordination": Table(lambda rows, programs: tables.sweep_summary_table(
         rows, ("qoe", "reward", "collision_rate"), programs, against=("base", "reward")),
         ("results/learners/coordination/summary.csv", "results/learners/coordination/programs.csv")),

@@ -253,7 +253,12 @@ def test_a_config_extends_another_file(tmp_path):
         load_config(tmp_path / "orphan.yaml")
     strong, paper = load_config("configs/strong.yaml"), load_config("configs/paper.yaml")
     assert strong.train.gamma == strong.d3qn.gamma == 0.0
-    assert {k: v for k, v in strong.train.items() if k != "gamma"} == {k: v for k, v in paper.train.items() if k != "gamma"}
+    assert strong.train.channel_access == strong.d3qn.channel_access == "sequential"
+    assert paper.train.channel_access == paper.d3qn.channel_access == "independent"  # the paper's
+    changed = ("gamma", "channel_access")
+    for section in ("train", "d3qn"):
+        assert {k: v for k, v in strong[section].items() if k not in changed} == \
+            {k: v for k, v in paper[section].items() if k not in changed}
 
 
 def test_yaml_config_file(tmp_path, local_only, capsys):
