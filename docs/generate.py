@@ -216,6 +216,7 @@ TABLES: dict[str, Table] = {
     "codec_profile": Table(tables.profile_comparison_table, (_MEASURED, _PAPER_PROFILE)),
     "codec_provenance": Table(tables.profile_provenance_table, (_MEASURED,)),
     "codec_accuracy": Table(tables.codec_accuracy_table, (_MEASURED,)),
+    "codec_fit": Table(tables.codec_fit_table, (_MEASURED,)),
     "codec_paper_scale_flops": Table(tables.paper_scale_flops_table, (_MEASURED,)),
     # the full `semjax paper` run
     "paper_full_methods": Table(tables.paper_methods_table, (_PAPER_FULL,)),
@@ -249,6 +250,9 @@ TABLES: dict[str, Table] = {
     "learners_num_ues": Table(lambda rows: tables.sweep_along_table(rows, "env.num_ues", ("reward", "qoe"),
                                                                    against=("mappo", "greedy")),
                               ("results/learners/num_ues/summary.csv",)),
+    "measured_world": Table(lambda rows: tables.sweep_by_method_table(
+        rows, "env.profile", ("qoe", "reward", "accuracy", "offload_rate", "mean_mu", "violation_accuracy")),
+        ("results/measured_world/summary.csv",)),
     # the fitted profile's calibration report (docs/calibration.md)
     "calibration_targets": Table(tables.calibration_targets_table, ("semjax/profiles/fitted.report.json",)),
     "calibration_constants": Table(tables.calibration_constants_table, ("semjax/profiles/fitted.report.json",)),

@@ -267,7 +267,8 @@ def _profile(args: argparse.Namespace) -> int:
     from semjax.codecs.profile import ProfileConfig, run_profile
 
     cfg = ProfileConfig(quick=args.quick, paper_scale=args.paper_scale, data_dir=args.data_dir, seed=args.seed,
-                        steps=args.steps, vit_checkpoint=args.vit_checkpoint, bert_checkpoint=args.bert_checkpoint)
+                        steps=args.steps, vit_checkpoint=args.vit_checkpoint, bert_checkpoint=args.bert_checkpoint,
+                        extraction=args.extraction, device_share=args.device_share)
     command = "semjax profile " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["profile"] else None
     result = run_profile(cfg, args.out, args.figures, command=command)
     for name, entry in result["fields"].items():
@@ -334,17 +335,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     prof = sub.add_parser("profile", help="measure the Flax split codecs and fit a task profile (needs the codecs extra)", formatter_class=HelpFormatter,
                            epilog=("example: semjax profile --quick --out runs/profile/measured.json\n"
-                                    "time: --quick takes minutes on a 2-core CPU, the full run hours (docs/codecs.md)"))
+                                    "time: on a 2-core CPU --quick takes minutes and the full run about a quarter of an hour;\n"
+                                    "each profile records its wall time in its provenance (docs/codecs.md)"))
     prof.add_argument("--out", default="runs/profile/measured.json", help="profile JSON to write")
     prof.add_argument("--figures", default=None, help="folder for one PNG per task (default: next to --out)")
     prof.add_argument("--quick", action="store_true", help="500 training steps per task, one noise draw per test sample and SNR")
     prof.add_argument("--paper-scale", action="store_true",
                       help="take FLOPs and bits from BERT-base / ViT-B models (cost analysis only, no training)")
     prof.add_argument("--data-dir", default=None,
-                      help="local folder with SST-2/, cifar-10-batches-py/, VQAv2/ (default: bundled / generated data)")
+                      help="local folder with SST-2/, cifar-10-batches-bin/, VQAv2/ (default: bundled / generated data)")
     prof.add_argument("--vit-checkpoint", default=None, help="local FlaxViTModel folder (save_pretrained) to start from")
     prof.add_argument("--bert-checkpoint", default=None, help="local FlaxBertModel folder (save_pretrained) to start from")
     prof.add_argument("--steps", type=int, default=None, help="training steps per task (default 500 quick, 1500)")
+    prof.add_argument("--extraction", choices=("distill", "end_to_end"), default="distill",
+                      help="distill: train the task model once, then each split's bottleneck on the cut features; "
+                           "end_to_end: every split's codec on the task loss (docs/codecs.md)")
+    prof.add_argument("--device-share", type=float, default=0.25,
+                      help="the most layers the device runs, as a share of the model's (at mu -> 0), in (0, 1]")
     prof.add_argument("--seed", type=int, default=0)
     prof.set_defaults(func=_profile)
 

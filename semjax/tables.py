@@ -168,8 +168,31 @@ def codec_accuracy_table(measured: Mapping[str, Any]) -> str:
     for i, split in enumerate(splits):
         rows.append([fixed(split["mu"], 2), split["depth"], split["width"],
                      *(fixed(codecs[t]["acc_clean"][i], 3) for t in types)])
+    if all("acc_local" in codecs[t] for t in types):
+        rows.append(["local", "all", "-", *(fixed(codecs[t]["acc_local"], 3) for t in types)])
     return markdown_table(["mu", "layers on the device", "bottleneck width",
                            *(f"{t} accuracy" for t in types)], rows)
+
+
+def codec_fit_table(measured: Mapping[str, Any]) -> str:
+    """The accuracy model's fitted constants per task with their 95 % intervals and R^2.
+
+    From ``provenance.fits[TASK].accuracy`` (``exp_accuracy``, ``snr_mid_db``,
+    ``snr_width_db``, each with ``*_ci``) and ``acc_local``.
+    """
+    fits = measured["provenance"]["fits"]
+
+    def with_ci(fit, key, digits):
+        lo, hi = fit.get(f"{key}_ci", (None, None))
+        return f"{fixed(fit[key], digits)} [{fixed(lo, digits)}, {fixed(hi, digits)}]"
+
+    rows = []
+    for t in measured["task_types"]:
+        a = fits[t]["accuracy"]
+        rows.append([t, fixed(a["acc_local"], 3), with_ci(a, "exp_accuracy", 3), with_ci(a, "snr_mid_db", 1),
+                     with_ci(a, "snr_width_db", 1), fixed(a["r2"], 3)])
+    return markdown_table(["task", "eps^t (local)", "a [95 % interval]", "SNR midpoint, dB [95 %]",
+                           "SNR width, dB [95 %]", "R²"], rows)
 
 
 def paper_scale_flops_table(measured: Mapping[str, Any]) -> str:
@@ -211,7 +234,9 @@ def profile_provenance_table(measured: Mapping[str, Any]) -> str:
         ["small codecs", f"{cfg.get('layers', MISSING)} layers, width {cfg.get('hidden', MISSING)}, "
                          f"{cfg.get('heads', MISSING)} heads"],
         ["training", f"{cfg.get('steps', MISSING)} steps of batch {cfg.get('batch', MISSING)}, "
-                     f"lr {cfg.get('lr', MISSING)}"],
+                     f"lr {cfg.get('lr', MISSING)}"
+                     + (f"; then {cfg['bottleneck_steps']} bottleneck steps" if cfg.get("extraction") == "distill" else "")],
+        ["extraction", f"{cfg.get('extraction', 'end_to_end')}: {p.get('extraction', MISSING)}"],
         ["split rule", p.get("split_rule", MISSING)],
         ["channel", p.get("channel", MISSING)],
     ]
@@ -352,6 +377,22 @@ def sweep_along_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Sequen
             row.append(f"{_welch_from_summary(a, b):.2g}" if a and b else MISSING)
         out.append(row)
     return markdown_table(header, out)
+
+
+def sweep_by_method_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Sequence[str] = ("qoe", "reward")) -> str:
+    """A sweep's ``summary.csv`` as one row per (value of the swept key ``x``, method), in the
+    sweep's order: each metric's mean ± 95 % half-width over seeds, and the seed count."""
+    cells = {(r[x], r["method"], r["metric"]): r for r in rows if r["task"] == "all" and r["metric"] in metrics}
+    out = []
+    for value, method in dict.fromkeys(k[:2] for k in cells):
+        row = [value, METHOD_LABELS.get(method, method)]
+        for metric in metrics:
+            r = cells.get((value, method, metric))
+            row.append(MISSING if r is None else
+                       f"{fixed(float(r['mean']))} ± {fixed(float(r['mean']) - float(r['ci95_low']))}")
+        row.append(next((cells[(value, method, m)]["n"] for m in metrics if (value, method, m) in cells), MISSING))
+        out.append(row)
+    return markdown_table([x, "method"] + [f"{m} (±95 %)" for m in metrics] + ["seeds"], out)
 
 
 def _welch_from_summary(a: Mapping[str, str], b: Mapping[str, str]) -> float:

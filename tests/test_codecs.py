@@ -43,6 +43,23 @@ def test_split_rule_monotone_and_in_range(a, b, n, h):
     assert 1 <= s_lo.depth <= n and 1 <= s_lo.width <= h
 
 
+@pytest.mark.parametrize(
+    "mu,n,d,depth",
+    # L = 1 + round((d - 1)(1 - mu)), round half up: the device runs at most d of the n layers.
+    [(0.1, 12, 3, 3), (0.2, 12, 3, 3), (0.35, 12, 3, 2), (0.5, 12, 3, 2), (0.75, 12, 3, 2), (1.0, 12, 3, 1),
+     (0.1, 4, 1, 1), (0.5, 4, 2, 2), (0.6, 4, 2, 1)],
+)
+def test_split_rule_device_layers_hand_values(mu, n, d, depth):
+    s = split_for_mu(mu, n, 64, device_layers=d)
+    assert s.depth == depth and s.width == split_for_mu(mu, n, 64).width  # the width rule is unchanged
+
+
+@pytest.mark.parametrize("d", [0, 5])
+def test_split_rule_rejects_device_layers_out_of_range(d):
+    with pytest.raises(ValueError, match=r"device_layers must be in \[1, num_layers = 4\]"):
+        split_for_mu(0.5, 4, 64, device_layers=d)
+
+
 @pytest.mark.parametrize("mu", [0.0, -0.1, 1.01, float("nan")])
 def test_split_rule_rejects_bad_mu(mu):
     with pytest.raises(ValueError, match=r"mu must be in \(0, 1\]"):
@@ -107,16 +124,62 @@ def _tiny_inputs(task):
     return widest, x
 
 
-def test_any_split_equals_the_static_split_codec():
+@pytest.mark.parametrize("joint_from", [None, 2])
+def test_any_split_equals_the_static_split_codec(joint_from):
     # vqa runs both backbones, the joint bottleneck and the fusion: it covers text and image.
+    # joint_from = 2: the third layer runs over image and question tokens together.
     widest, x = _tiny_inputs("vqa")
+    widest = widest.clone(joint_from=joint_from)
     params = M.init_params(widest, jax.random.key(0), x)
+    if joint_from is not None:
+        assert "fusion" not in params and "vit_layers_2" not in params and "bert_layers_2" in params
     for depth, width in [(1, 3), (3, 16)]:
-        static = M.SplitCodec("vqa", depth, width, 5, TINY_VIT, TINY_BERT)
+        static = M.SplitCodec("vqa", depth, width, 5, TINY_VIT, TINY_BERT, joint_from=joint_from)
         a = static.apply({"params": M.static_params(params, width)}, x)
         b = widest.apply({"params": params}, x, depth, width, jax.random.key(9), jnp.inf,
                          method=M.SplitCodec.any_split)
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-5)
+
+
+def test_reconstruction_error_by_hand():
+    # Identity bottleneck at full width: the server receives x + sigma n, x the cut features z
+    # scaled to unit mean power, so E|x + sigma n - z|^2 / |z|^2 = (|x - z|^2 + sigma^2 count) / |z|^2,
+    # computed here in NumPy from the features after two layers.
+    widest, x = _tiny_inputs("vqa")
+    params = M.init_params(widest, jax.random.key(0), x)
+    eye = {"kernel": jnp.eye(16), "bias": jnp.zeros(16)}
+    params = {**params, "vit_down": eye, "vit_up": eye, "bert_down": eye, "bert_up": eye}
+    h = widest.apply({"params": params}, x, method=lambda m, inp: m._embed(inp))
+    for i in range(2):
+        h = widest.apply({"params": params}, i, *h, x["mask"], method=lambda m, i, a, b, mask: m._layer(i, a, b, mask))
+    z = np.concatenate([np.asarray(a, np.float64) for a in h], axis=1)
+    scaled = z / np.sqrt((z**2).mean(axis=(1, 2), keepdims=True))
+    for snr_db, draws in ((60.0, 1), (0.0, 300)):
+        expected = (((scaled - z) ** 2).sum(axis=(1, 2)) + 10 ** (-snr_db / 10) * z[0].size) / (z**2).sum(axis=(1, 2))
+        error = jax.jit(jax.vmap(lambda k: widest.apply({"params": params}, x, 2, 16, k, snr_db,
+                                                        method=M.SplitCodec.reconstruction_error)))
+        got = np.asarray(error(jax.random.split(jax.random.key(3), draws))).mean(axis=0)
+        np.testing.assert_allclose(got, expected, rtol=1e-3 if draws == 1 else 0.03)
+
+
+def test_bottleneck_stage_trains_only_the_bottleneck():
+    from semjax.codecs.train import BOTTLENECK, TrainConfig, train_bottlenecks
+
+    widest, x = _tiny_inputs("text")
+    params = M.init_params(widest, jax.random.key(0), x)
+    data = {**{k: np.asarray(v) for k, v in x.items()}, "label": np.array([0, 1], np.int32)}
+    cfg = TrainConfig(bottleneck_steps=60, bottleneck_lr=1e-2, batch=2, snr_train_db=(30.0, 30.0))
+    stacked, losses = train_bottlenecks(widest, params, [1, 3], [2, 16], data, jax.random.key(1), cfg)
+    losses = np.asarray(losses)
+    assert losses.shape == (2, 60)
+    # It starts at the principal directions (the noiseless optimum): all 16 units reconstruct to
+    # the 30 dB noise floor, 2 units lose the variance outside the top two directions.
+    assert losses[1, -5:].mean() < 0.01 < losses[0, -5:].mean()
+    assert np.all(losses[:, -5:].mean(1) < 1.5 * losses[:, :5].mean(1))  # refinement does not diverge
+    for name, value in params.items():
+        for split in range(2):
+            same = jax.tree.map(lambda a, b: bool(np.array_equal(np.asarray(a)[split], np.asarray(b))), stacked[name], value)
+            assert all(jax.tree.leaves(same)) == (name not in BOTTLENECK), name
 
 
 def test_encoder_output_shape_and_power():
@@ -126,6 +189,20 @@ def test_encoder_output_shape_and_power():
     z = np.asarray(codec.apply({"params": params}, x, method=M.SplitCodec.encode))
     assert z.shape == (2, 5 + 7, 4)  # 4 patches + [CLS], 7 question tokens; width 4
     np.testing.assert_allclose((z**2).mean(axis=(1, 2)), 1.0, rtol=1e-4)
+
+
+def test_joint_layers_see_the_question():
+    # With joint layers the image [CLS] the head reads depends on the question; with late
+    # fusion only through the fusion layer. Either way changing the question changes the answer.
+    widest, x = _tiny_inputs("vqa")
+    widest = widest.clone(joint_from=1)
+    params = M.init_params(widest, jax.random.key(0), x)
+    other = {**x, "ids": (x["ids"] + 1) % 20}
+    a, b = (np.asarray(widest.apply({"params": params}, inp)) for inp in (x, other))
+    assert np.abs(a - b).max() > 1e-4
+    with pytest.raises(ValueError, match="joint_from must be None or, for vqa, in"):
+        M.init_params(M.SplitCodec("text", 1, 4, 2, TINY_VIT, TINY_BERT, joint_from=1), jax.random.key(0),
+                      _tiny_inputs("text")[1])
 
 
 def test_bad_depth_is_rejected():
@@ -190,12 +267,17 @@ def test_bits_monotone_in_mu():
 # data
 
 
+def _oracle_clause(words: list[str]) -> int:
+    return int((words[-1] in D._POSITIVE) != any(w in D._NEGATORS for w in words))
+
+
 def _oracle_sentiment(sentence: str) -> int:
-    """An independent reading of the generator's grammar: the last clause decides."""
-    last = sentence.split(" but ")[-1].split(" , ")[-1].split(" and ")[-1].split()
-    positive = last[-1] in D._POSITIVE
-    negated = any(w in D._NEGATORS for w in last)
-    return int(positive != negated)
+    """An independent reading of the generator's grammar: the majority of ";"-separated
+    remarks decides, otherwise the last clause."""
+    remarks = sentence.split(" ; ")
+    if len(remarks) > 1:
+        return int(2 * sum(_oracle_clause(r.split()) for r in remarks) > len(remarks))
+    return _oracle_clause(sentence.split(" but ")[-1].split(" , ")[-1].split(" and ")[-1].split())
 
 
 def test_sentiment_labels_follow_the_grammar_and_word_order():
@@ -206,12 +288,14 @@ def test_sentiment_labels_follow_the_grammar_and_word_order():
     # Word order matters: the same bag of words occurs with both labels.
     assert _oracle_sentiment("the movie was good but the plot was bad") == 0
     assert _oracle_sentiment("the plot was bad but the movie was good") == 1
+    assert _oracle_sentiment("the plot was good ; the cast was bad ; the film was not bad") == 1
+    assert sum(" ; " in s for s, _ in pairs) > 500  # a third of the reviews are lists of remarks
     assert 0.35 < np.mean([y for _, y in pairs]) < 0.65
 
 
 def test_sentiment_tokens_are_local_and_padded():
-    d = D.sentiment(50, 20, seed=1, max_len=20)
-    assert d.train["ids"].shape == (50, 20) and d.vocab_size == len(set(D.SENTIMENT_VOCAB)) + 4
+    d = D.sentiment(50, 20, seed=1)
+    assert d.train["ids"].shape == (50, 40) and d.vocab_size == len(set(D.SENTIMENT_VOCAB)) + 4
     assert np.all(d.train["ids"][:, 0] == 2)  # [CLS]
     lengths = d.train["mask"].sum(1)
     assert np.all(d.train["ids"][np.arange(50), lengths - 1] == 3)  # [SEP] closes every sentence

@@ -71,6 +71,29 @@ def test_accuracy_model_matches_the_environment():
         assert float(m["accuracy"][n]) == pytest.approx(want, rel=1e-5)
 
 
+def test_power_law_interval_covers_the_true_exponent_95_percent_of_the_time():
+    # Coverage of the reported 95 % interval over replicates with 2 % multiplicative noise.
+    rng = np.random.default_rng(0)
+    mu = np.array([0.1, 0.2, 0.35, 0.5, 0.75, 1.0])
+    hits = []
+    for _ in range(400):
+        y = 3.0 * mu**0.7 * (1.0 + 0.02 * rng.standard_normal(mu.size))
+        lo, hi = fit_power_law(mu, y)["exp_ci"]
+        hits.append(lo <= 0.7 <= hi)
+    assert 0.91 <= np.mean(hits) <= 0.99
+
+
+def test_accuracy_interval_covers_the_true_exponent():
+    rng = np.random.default_rng(1)
+    mu, snr = np.array([0.1, 0.3, 0.6, 1.0]), np.array([-20.0, -10.0, 0.0, 10.0, 30.0])
+    truth = accuracy_model(mu[:, None], snr[None, :], 0.9, 0.2, -8.0, 4.0)
+    hits = []
+    for _ in range(200):
+        fit = fit_accuracy(mu, snr, truth + 0.01 * rng.standard_normal(truth.shape), 0.9)
+        hits.append(fit["exp_accuracy_ci"][0] <= 0.2 <= fit["exp_accuracy_ci"][1])
+    assert 0.9 <= np.mean(hits) <= 0.995
+
+
 def test_r_squared_hand_values():
     assert r_squared([1, 2, 3], [1, 2, 3]) == 1.0
     assert r_squared([1, 2, 3], [2, 2, 2]) == 0.0
@@ -113,7 +136,7 @@ def trimmed(tmp_path_factory):
     out = tmp_path_factory.mktemp("profile") / "trimmed.json"
     cfg = ProfileConfig(quick=True, tasks=("image",), mu_grid=(0.25, 1.0), snr_grid_db=(-30.0, 0.0, 40.0),
                         hidden=32, layers=2, heads=2, intermediate=64, steps=150, batch=64, lr=2e-3,
-                        eval_repeats=1)
+                        eval_repeats=1, bottleneck_steps=100, device_share=1.0)
     result = run_profile(cfg, out, progress=False)
     return cfg, out, result
 
@@ -137,7 +160,7 @@ def test_trimmed_profile_measurements_and_fits_agree(trimmed):
     prov = result["provenance"]
     m = prov["small_codecs"]["image"]
     for mu, bits, shape in zip(cfg.mu_grid, m["bits"], m["feature_shape"]):
-        s = split_for_mu(mu, 2, 32)
+        s = split_for_mu(mu, 2, 32, device_layers=2)
         assert shape == [17, s.width] and bits == 17 * s.width * 8  # 16 patches + [CLS]
     assert m["encoder_flops"][0] > m["encoder_flops"][1]  # mu = 0.25 splits deeper than mu = 1
     # Two grid points: the power laws pass through both exactly.
@@ -145,10 +168,15 @@ def test_trimmed_profile_measurements_and_fits_agree(trimmed):
     np.testing.assert_allclose(f["data_bits"]["values"][0] * 0.25 ** f["exp_data"]["values"][0], m["bits"][0], rtol=1e-5)
     np.testing.assert_allclose(f["flops_extract"]["values"][0] / 0.25 ** f["exp_extract"]["values"][0],
                                m["encoder_flops"][0], rtol=1e-5)
-    assert f["acc_local"]["values"][0] == pytest.approx(m["acc_clean"][-1])
+    assert f["acc_local"]["values"][0] == pytest.approx(m["acc_local"])
     assert f["flops_server"]["values"][0] == pytest.approx(m["decoder_flops"][0])
-    for key in ("versions", "date", "grids", "fits", "split_rule", "config"):
+    for key in ("versions", "date", "grids", "fits", "split_rule", "config", "extraction"):
         assert key in prov
+    # Distilled: one task model (the same loss curve at every split), then the bottlenecks.
+    assert set(m["final_loss"]) == {"task", "reconstruction"} and len(set(m["final_loss"]["task"])) == 1
+    assert len(m["task_loss_curve"]) == 20 and m["task_loss_curve"][-1] < m["task_loss_curve"][0]
+    lo, hi = prov["fits"]["image"]["accuracy"]["snr_mid_db_ci"]
+    assert lo <= prov["fits"]["image"]["accuracy"]["snr_mid_db"] <= hi
     assert prov["versions"]["transformers"].startswith("4.")
 
 
@@ -191,7 +219,11 @@ def test_shipped_measured_profile_is_consistent():
         fit = prov["fits"][task]
         assert data["fields"]["data_bits"]["values"][i] == pytest.approx(fit["bits"]["coef"])
         assert data["fields"]["flops_local"]["values"][i] == pytest.approx(s["full_flops"][-1])
-        assert np.all(np.diff(s["encoder_flops"]) <= 0)  # larger mu: shallower split, less device work
+        depths = np.asarray([split["depth"] for split in s["splits"]])
+        flops = np.asarray(s["encoder_flops"])
+        deeper = depths[:, None] > depths[None, :]
+        assert np.all((flops[:, None] - flops[None, :])[deeper] > 0)  # a deeper split: more device work
+        assert depths[0] > depths[-1]  # the grid's smallest mu splits deeper than mu = 1
         assert fit["bits"]["r2"] > 0.99
 
 
@@ -201,4 +233,20 @@ def test_cli_profile_without_local_data_fails_clearly(tmp_path, capsys):
     rc = main(["profile", "--data-dir", str(tmp_path), "--out", str(tmp_path / "p.json")])
     err = capsys.readouterr().err
     assert rc == 2 and "SST-2" in err and "Nothing is downloaded" in err
+    assert not (tmp_path / "p.json").exists()
+
+
+@pytest.mark.parametrize("flag,value,message", [("--device-share", "0", r"ProfileConfig.device_share must be in \(0, 1\]"),
+                                                ("--device-share", "1.5", r"ProfileConfig.device_share must be in \(0, 1\]"),
+                                                ("--extraction", "joint", "invalid choice: 'joint'")])
+def test_cli_profile_bad_options_fail_clearly(tmp_path, capsys, flag, value, message):
+    import re
+
+    from semjax.cli import main
+
+    try:
+        rc = main(["profile", flag, value, "--out", str(tmp_path / "p.json")])
+    except SystemExit as exit_:  # argparse's own refusal of a choice
+        rc = exit_.code
+    assert rc == 2 and re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "p.json").exists()

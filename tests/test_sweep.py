@@ -435,3 +435,24 @@ def test_run_ids_stay_put_when_an_option_is_added(tmp_path):
     # An option added later keeps the ids at its default and changes them away from it.
     assert load_sweep(path, ["base.train.channel_access=independent"]).runs()[0].train_id == ids["mappo"][0]
     assert load_sweep(path, ["base.train.channel_access=sequential"]).runs()[0].train_id != ids["mappo"][0]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "semjax" / "configs" / "sweeps").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_shipped_sweep_file_loads(path):
+    from semjax.experiments.sweep import load_sweep
+
+    if "\npolicy:" in path.read_text():
+        pytest.skip("evaluates a trained run (policy.run), which load_sweep checks exists")
+    sweep = load_sweep(path)
+    assert sweep.runs()
+
+
+def test_measured_world_sweep_trains_both_mappos_on_both_profiles():
+    from semjax.experiments.sweep import load_sweep
+
+    sweep = load_sweep(Path(__file__).resolve().parents[1] / "semjax" / "configs" / "sweeps" / "measured_world.yaml")
+    runs = sweep.runs()
+    assert {(r.method.name, r.axes["env.profile"]) for r in runs} == {
+        (m, p) for m in ("mappo", "mappo_unaware", "local", "greedy", "oracle") for p in ("measured", "paper")}
+    assert {r.seed for r in runs} == {0, 1, 2}

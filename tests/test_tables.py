@@ -268,3 +268,23 @@ def test_sweep_along_table_by_hand():
     expected = sps.ttest_ind_from_stats(2.0, 0.1 * math.sqrt(3) / t, 3, 2.1, 0.02 * math.sqrt(3) / t, 3,
                                         equal_var=False).pvalue
     assert lines[3].endswith(f"| {expected:.2g} |")
+
+
+def test_codec_fit_table_hand_values():
+    acc = {"acc_local": 0.9, "exp_accuracy": 0.03, "exp_accuracy_ci": [0.01, 0.05], "snr_mid_db": -6.0,
+           "snr_mid_db_ci": [-7.0, -5.0], "snr_width_db": 4.8, "snr_width_db_ci": [4.3, 5.3], "r2": 0.98}
+    measured = {"task_types": ["text"], "provenance": {"fits": {"text": {"accuracy": acc}}}}
+    assert "| text | 0.900 | 0.030 [0.010, 0.050] | -6.0 [-7.0, -5.0] | 4.8 [4.3, 5.3] | 0.980 |" in \
+        tables.codec_fit_table(measured)
+
+
+def test_sweep_by_method_table_hand_values():
+    rows = [{"env.profile": prof, "method": m, "task": "all", "metric": "qoe", "mean": str(mean),
+             "ci95_low": str(mean - 0.01), "n": "3"}
+            for prof, m, mean in (("measured", "mappo", 0.6), ("measured", "local", 0.5), ("paper", "mappo", 0.55))]
+    rows.append({**rows[0], "task": "text", "mean": "9"})  # per-task rows are left out
+    table = tables.sweep_by_method_table(rows, "env.profile", ("qoe",))
+    lines = table.splitlines()[2:]
+    assert lines == ["| measured | semantic-aware MAPPO (hybrid) | 0.6000 ± 0.0100 | 3 |",
+                     "| measured | Local (freq_ref) | 0.5000 ± 0.0100 | 3 |",
+                     "| paper | semantic-aware MAPPO (hybrid) | 0.5500 ± 0.0100 | 3 |"]

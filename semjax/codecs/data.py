@@ -113,7 +113,7 @@ _POSITIVE = ("good", "great", "fun", "moving", "clever", "charming", "brilliant"
 _NEGATIVE = ("bad", "dull", "boring", "awful", "weak", "messy", "bland", "tedious")
 _INTENSIFIERS = ("very", "really", "extremely", "quite", "truly")
 _NEGATORS = ("not", "never")
-_GLUE = ("the", "was", "but", "and", "although", ",")
+_GLUE = ("the", "was", "but", "and", "although", ",", ";")
 SENTIMENT_VOCAB = list(_SUBJECTS + _POSITIVE + _NEGATIVE + _INTENSIFIERS + _NEGATORS + _GLUE)
 
 
@@ -131,8 +131,17 @@ def _clause(rng) -> tuple[str, int]:
 
 
 def sentiment_sentence(rng) -> tuple[str, int]:
-    """One generated review and its label (1 positive). In two-clause forms the last clause decides."""
-    form = rng.integers(4)
+    """One generated review and its label (1 positive).
+
+    In two-clause forms the last clause decides; in a list of three or five remarks
+    separated by ";" the majority of the remarks' verdicts decides (the review's overall
+    verdict weighs every remark, each with its own negation and intensifier).
+    """
+    form = rng.integers(6)
+    if form >= 4:
+        remarks = [_clause(rng) for _ in range(3 if form == 4 else 5)]
+        votes = sum(label for _, label in remarks)
+        return " ; ".join(text for text, _ in remarks), int(2 * votes > len(remarks))
     a, la = _clause(rng)
     if form == 0:
         return a, la
@@ -147,7 +156,7 @@ def sentiment_sentence(rng) -> tuple[str, int]:
     return f"{a} and {b}", la
 
 
-def sentiment(n_train: int = 4000, n_test: int = 1000, seed: int = 0, max_len: int = 20) -> TaskData:
+def sentiment(n_train: int = 4000, n_test: int = 1000, seed: int = 0, max_len: int = 40) -> TaskData:
     rng = np.random.default_rng(seed)
     pairs = [sentiment_sentence(rng) for _ in range(n_train + n_test)]
     tok = word_tokenizer(SENTIMENT_VOCAB, max_len)
@@ -159,7 +168,7 @@ def sentiment(n_train: int = 4000, n_test: int = 1000, seed: int = 0, max_len: i
         {"ids": ids[s[0]], "mask": mask[s[0]], "label": y[s[0]]},
         {"ids": ids[s[1]], "mask": mask[s[1]], "label": y[s[1]]},
         num_classes=2, vocab_size=tok.get_vocab_size(),
-        source=f"generated sentiment sentences (negation, intensifiers, contrast clauses), seed {seed}",
+        source=f"generated reviews (negation, intensifiers, contrast clauses, majority of 3 or 5 remarks), seed {seed}",
         info={"examples": [p[0] for p in pairs[:3]]},
     )
 

@@ -58,6 +58,11 @@ class SplitCodec(nn.Module):
     num_classes: int
     vit_config: ViTConfig | None = None
     bert_config: BertConfig | None = None
+    #: For VQA only. With None, ViT and BERT run all the way and one fusion layer joins them
+    #: before the head (late fusion); with an int J, the first J layers run per modality and
+    #: the others (BERT layers) over the image and question tokens together (the paper's
+    #: cross-modal fusion at the receiver, when the device runs at most J layers).
+    joint_from: int | None = None
 
     @property
     def num_layers(self) -> int:
@@ -74,9 +79,11 @@ class SplitCodec(nn.Module):
         n = self.num_layers
         if not 1 <= self.depth <= n:
             raise ValueError(f"SplitCodec.depth must be in [1, {n}] (got {self.depth})")
+        if self.joint_from is not None and (self.task != "vqa" or not 1 <= self.joint_from <= n):
+            raise ValueError(f"SplitCodec.joint_from must be None or, for vqa, in [1, {n}] (got {self.joint_from})")
         if img:
             self.vit_embeddings = FlaxViTEmbeddings(self.vit_config)
-            self.vit_layers = [FlaxViTLayer(self.vit_config) for _ in range(n)]
+            self.vit_layers = [FlaxViTLayer(self.vit_config) for _ in range(self._separate_layers)]
             self.vit_down = nn.Dense(self.width)
             self.vit_up = nn.Dense(self.vit_config.hidden_size)
             self.vit_norm = nn.LayerNorm(epsilon=self.vit_config.layer_norm_eps)
@@ -85,27 +92,25 @@ class SplitCodec(nn.Module):
             self.bert_layers = [FlaxBertLayer(self.bert_config) for _ in range(n)]
             self.bert_down = nn.Dense(self.width)
             self.bert_up = nn.Dense(self.bert_config.hidden_size)
-        if self.task == "vqa":
+        if self.task == "vqa" and self.joint_from is None:
             self.fusion = FlaxBertLayer(self.bert_config)
         self.head = nn.Dense(self.num_classes)
+
+    @property
+    def _separate_layers(self) -> int:
+        return self.num_layers if self.joint_from is None else self.joint_from
 
     # ---- device side -------------------------------------------------------------------
     def encode(self, inputs: dict) -> jax.Array:
         """Device side: features (B, T, width), power-normalised. T = image tokens + question tokens."""
-        img, txt = self._uses()
+        h_img, h_txt = self._embed(inputs)
+        for i in range(self.depth):
+            h_img, h_txt = self._layer(i, h_img, h_txt, inputs.get("mask"))
         feats = []
-        if img:
-            h = self.vit_embeddings(inputs["pixels"], deterministic=True)
-            for layer in self.vit_layers[: self.depth]:
-                h = layer(h, deterministic=True)[0]
-            feats.append(self.vit_down(h))
-        if txt:
-            ids, mask = inputs["ids"], inputs["mask"]
-            pos = jnp.broadcast_to(jnp.arange(ids.shape[-1]), ids.shape)
-            h = self.bert_embeddings(ids, jnp.zeros_like(ids), pos, mask, deterministic=True)
-            for layer in self.bert_layers[: self.depth]:
-                h = layer(h, mask, None, deterministic=True)[0]
-            feats.append(self.bert_down(h))
+        if h_img is not None:
+            feats.append(self.vit_down(h_img))
+        if h_txt is not None:
+            feats.append(self.bert_down(h_txt))
         return power_normalise(jnp.concatenate(feats, axis=1))
 
     # ---- server side -------------------------------------------------------------------
@@ -116,28 +121,66 @@ class SplitCodec(nn.Module):
         """
         img, txt = self._uses()
         n_img = y.shape[1] - (mask.shape[1] if txt else 0)
+        h_img = self.vit_up(y[:, :n_img]) if img else None
+        h_txt = self.bert_up(y[:, n_img:]) if txt else None
+        for i in range(self.depth, self.num_layers):
+            h_img, h_txt = self._layer(i, h_img, h_txt, mask)
         if img:
-            h_img = self.vit_up(y[:, :n_img])
-            for layer in self.vit_layers[self.depth:]:
-                h_img = layer(h_img, deterministic=True)[0]
             h_img = self.vit_norm(h_img)
-        if txt:
-            h_txt = self.bert_up(y[:, n_img:])
-            for layer in self.bert_layers[self.depth:]:
-                h_txt = layer(h_txt, mask, None, deterministic=True)[0]
-        return self._task_head(h_img if img else None, h_txt if txt else None, mask)
+        return self._task_head(h_img, h_txt, mask)
 
     def _task_head(self, h_img, h_txt, mask) -> jax.Array:
         """Server-side task head on the decoded features: the VQA fusion layer first if both exist."""
         if self.task == "image":
             return self.head(h_img[:, 0])
-        if self.task == "text":
-            return self.head(h_txt[:, 0])
+        if self.task == "text" or self.joint_from is not None:
+            return self.head((h_txt if self.task == "text" else h_img)[:, 0])
         fused_mask = jnp.concatenate([jnp.ones(h_img.shape[:2], mask.dtype), mask], axis=1)
         h = self.fusion(jnp.concatenate([h_img, h_txt], axis=1), fused_mask, None, deterministic=True)[0]
         return self.head(h[:, 0])
 
     # ---- all split points in one graph (training and evaluation) -----------------------
+    def _embed(self, inputs: dict):
+        img, txt = self._uses()
+        h_img = h_txt = None
+        if img:
+            h_img = self.vit_embeddings(inputs["pixels"], deterministic=True)
+        if txt:
+            ids = inputs["ids"]
+            pos = jnp.broadcast_to(jnp.arange(ids.shape[-1]), ids.shape)
+            h_txt = self.bert_embeddings(ids, jnp.zeros_like(ids), pos, inputs["mask"], deterministic=True)
+        return h_img, h_txt
+
+    def _layer(self, i: int, h_img, h_txt, mask):
+        if i >= self._separate_layers:  # a joint layer over the image and question tokens
+            n_img = h_img.shape[1]
+            joint_mask = jnp.concatenate([jnp.ones(h_img.shape[:2], mask.dtype), mask], axis=1)
+            h = self.bert_layers[i](jnp.concatenate([h_img, h_txt], axis=1), joint_mask, None, deterministic=True)[0]
+            return h[:, :n_img], h[:, n_img:]
+        if h_img is not None:
+            h_img = self.vit_layers[i](h_img, deterministic=True)[0]
+        if h_txt is not None:
+            h_txt = self.bert_layers[i](h_txt, mask, None, deterministic=True)[0]
+        return h_img, h_txt
+
+    def _channel(self, h_img, h_txt, width, key, snr_db):
+        """Bottleneck to ``width`` units (the rest masked to zero), power normalisation, AWGN at
+        ``snr_db`` (per sample) and the server's linear map back to the hidden width."""
+        unit = (jnp.arange(self.width) < width).astype(jnp.float32)
+        feats = []
+        if h_img is not None:
+            feats.append(self.vit_down(h_img) * unit)
+        if h_txt is not None:
+            feats.append(self.bert_down(h_txt) * unit)
+        z = jnp.concatenate(feats, axis=1)
+        count = z.shape[1] * jnp.maximum(width, 1)
+        x = z * jax.lax.rsqrt(jnp.sum(jnp.square(z), axis=(1, 2), keepdims=True) / count + 1e-12)
+        snr = jnp.reshape(jnp.asarray(snr_db, jnp.float32), (-1, 1, 1))
+        y = x + jnp.power(10.0, -snr / 20.0) * jax.random.normal(key, x.shape) * unit
+        n_img = h_img.shape[1] if h_img is not None else 0
+        return (self.vit_up(y[:, :n_img]) if h_img is not None else None,
+                self.bert_up(y[:, n_img:]) if h_txt is not None else None)
+
     def any_split(self, inputs: dict, depth, width, key, snr_db) -> jax.Array:
         """``decode(awgn(encode(x)))`` for the split (``depth``, ``width``), both traced.
 
@@ -146,46 +189,51 @@ class SplitCodec(nn.Module):
         weights are the first ``width`` units (:func:`static_params`). Running every split
         point through one graph lets all of them train under one ``vmap`` and one compile
         (a static split point per graph would cost one XLA compile each). ``snr_db = inf``
-        is a noiseless channel.
+        is a noiseless channel; a ``depth`` beyond the last layer never cuts (the backbone
+        alone, with no bottleneck and no channel).
         """
-        img, txt = self._uses()
-        n = self.num_layers
-        unit = (jnp.arange(self.width) < width).astype(jnp.float32)
         mask = inputs.get("mask")
-        if img:
-            h_img = self.vit_embeddings(inputs["pixels"], deterministic=True)
-        if txt:
-            ids = inputs["ids"]
-            pos = jnp.broadcast_to(jnp.arange(ids.shape[-1]), ids.shape)
-            h_txt = self.bert_embeddings(ids, jnp.zeros_like(ids), pos, mask, deterministic=True)
-
-        def bottleneck(h_img, h_txt):
-            feats = []
-            if img:
-                feats.append(self.vit_down(h_img) * unit)
-            if txt:
-                feats.append(self.bert_down(h_txt) * unit)
-            z = jnp.concatenate(feats, axis=1)
-            count = z.shape[1] * jnp.maximum(width, 1)
-            x = z * jax.lax.rsqrt(jnp.sum(jnp.square(z), axis=(1, 2), keepdims=True) / count + 1e-12)
-            snr = jnp.reshape(jnp.asarray(snr_db, jnp.float32), (-1, 1, 1))
-            y = x + jnp.power(10.0, -snr / 20.0) * jax.random.normal(key, x.shape) * unit
-            n_img = h_img.shape[1] if img else 0
-            return (self.vit_up(y[:, :n_img]) if img else None), (self.bert_up(y[:, n_img:]) if txt else None)
-
+        h_img, h_txt = self._embed(inputs)
+        n = self.num_layers
         for i in range(n + 1):
-            cut = bottleneck(h_img if img else None, h_txt if txt else None)
-            if img:
-                h_img = jnp.where(i == depth, cut[0], h_img)
-                if i < n:
-                    h_img = self.vit_layers[i](h_img, deterministic=True)[0]
-            if txt:
-                h_txt = jnp.where(i == depth, cut[1], h_txt)
-                if i < n:
-                    h_txt = self.bert_layers[i](h_txt, mask, None, deterministic=True)[0]
-        if img:
+            cut_img, cut_txt = self._channel(h_img, h_txt, width, key, snr_db)
+            if h_img is not None:
+                h_img = jnp.where(i == depth, cut_img, h_img)
+            if h_txt is not None:
+                h_txt = jnp.where(i == depth, cut_txt, h_txt)
+            if i < n:
+                h_img, h_txt = self._layer(i, h_img, h_txt, mask)
+        if h_img is not None:
             h_img = self.vit_norm(h_img)
-        return self._task_head(h_img if img else None, h_txt if txt else None, mask)
+        return self._task_head(h_img, h_txt, mask)
+
+    def cut_features(self, inputs: dict, depth):
+        """The features (image, question) after ``depth`` layers (``depth`` traced; None where
+        the task has no such input)."""
+        mask = inputs.get("mask")
+        h_img, h_txt = self._embed(inputs)
+        cut_img, cut_txt = h_img, h_txt
+        for i in range(self.num_layers):
+            h_img, h_txt = self._layer(i, h_img, h_txt, mask)
+            if h_img is not None:
+                cut_img = jnp.where(i + 1 == depth, h_img, cut_img)
+            if h_txt is not None:
+                cut_txt = jnp.where(i + 1 == depth, h_txt, cut_txt)
+        return cut_img, cut_txt
+
+    def reconstruction_error(self, inputs: dict, depth, width, key, snr_db) -> jax.Array:
+        """Relative squared error (B,) of the cut features after the channel, ``depth`` traced.
+
+        The features after ``depth`` layers are the target (their gradient stopped, so only
+        the bottleneck learns from this loss): ``|up(awgn(down(h))) - h|^2 / |h|^2`` over the
+        sample's tokens, image and question together.
+        """
+        cut_img, cut_txt = self.cut_features(inputs, depth)
+        targets = [jax.lax.stop_gradient(h) for h in (cut_img, cut_txt) if h is not None]
+        received = [r for r in self._channel(*(jax.lax.stop_gradient(h) if h is not None else None
+                                               for h in (cut_img, cut_txt)), width, key, snr_db) if r is not None]
+        err = sum(jnp.sum(jnp.square(r - t), axis=(1, 2)) for r, t in zip(received, targets))
+        return err / sum(jnp.sum(jnp.square(t), axis=(1, 2)) for t in targets)
 
     def __call__(self, inputs: dict) -> jax.Array:
         """The whole codec over a noiseless channel (the local model)."""

@@ -21,6 +21,7 @@ own costs stay in the provenance.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import sys
 import time
@@ -47,7 +48,8 @@ from semjax.codecs.train import TrainConfig, evaluate_codecs, train_codecs
 from semjax.params import profile_from_dict
 
 TASKS = ("text", "image", "vqa")
-SPLIT_RULE = "L(mu) = 1 + round((N - 1)(1 - mu)) layers on the device, bottleneck w(mu) = max(1, round(mu H)) per token"
+SPLIT_RULE = ("L(mu) = 1 + round((D - 1)(1 - mu)) layers on the device, D = max(1, round(device_share N)) "
+              "of the N layers, bottleneck w(mu) = max(1, round(mu H)) per token")
 
 # Paper-scale backbones (SPEC section 8 / the paper's Sec. V-A). The paper gives no input
 # sizes: BERT-base at a 25-token SST-2 sentence ([CLS] + ~23 WordPiece tokens + [SEP]),
@@ -59,6 +61,13 @@ PAPER_SCALE = {
     "vqa": {"image_size": 224, "patch": 32, "seq_len": 16, "vocab": 30522, "classes": 3129},
 }
 BASE = {"hidden": 768, "layers": 12, "heads": 12, "intermediate": 3072}
+
+
+EXTRACTION_NOTE = {
+    "distill": ("the task model trained whole and noiseless (the local model); each split point's bottleneck "
+                "then trained, the model frozen, to reconstruct the cut features through the channel"),
+    "end_to_end": "every split point's codec trained end to end on the task loss through the channel",
+}
 
 
 @dataclass
@@ -83,6 +92,9 @@ class ProfileConfig:
     vit_checkpoint: str | None = None
     bert_checkpoint: str | None = None
     acc_min: float = 0.5  # eps_min: a requirement (Table IV), not a measurement
+    device_share: float = 0.25  # the device runs at most this share of the layers (at mu -> 0)
+    extraction: str = "distill"  # how the split codecs are trained (semjax.codecs.train)
+    bottleneck_steps: int | None = None  # distill stage; None: 300 quick, 600 full
 
     def __post_init__(self):
         self.mu_grid = check_mu_grid(self.mu_grid)
@@ -92,6 +104,11 @@ class ProfileConfig:
             raise ValueError(f"snr_grid_db needs at least three values (got {list(self.snr_grid_db)})")
         if self.steps is None:
             self.steps = 500 if self.quick else 1500
+        if self.bottleneck_steps is None:
+            self.bottleneck_steps = 300 if self.quick else 600
+        if not 0.0 < self.device_share <= 1.0:
+            raise ValueError(f"ProfileConfig.device_share must be in (0, 1] (got {self.device_share})")
+        TrainConfig(extraction=self.extraction)  # names the field if the extraction is unknown
         if self.eval_repeats is None:
             self.eval_repeats = 1 if self.quick else 3
         for name in ("hidden", "layers", "heads", "intermediate", "batch", "eval_repeats", "bits_per_element", "steps"):
@@ -109,7 +126,12 @@ class ProfileConfig:
 
     @property
     def train(self) -> TrainConfig:
-        return TrainConfig(steps=int(self.steps), batch=self.batch, lr=self.lr)
+        return TrainConfig(steps=int(self.steps), batch=self.batch, lr=self.lr, extraction=self.extraction,
+                           bottleneck_steps=int(self.bottleneck_steps))
+
+    def device_layers(self, num_layers: int) -> int:
+        """The most layers the device runs (at mu -> 0) in a ``num_layers``-layer codec."""
+        return max(1, min(num_layers, math.floor(self.device_share * num_layers + 0.5)))
 
 
 def _versions() -> dict:
@@ -163,7 +185,9 @@ def build_codec(task: str, d: codec_data.TaskData, depth: int, width: int, cfg: 
                 raise ValueError("--bert-checkpoint: vocabulary or positions smaller than the data's")
     if vc is not None and bc is not None and vc.hidden_size != bc.hidden_size:
         raise ValueError(f"vqa needs equal ViT and BERT widths (got {vc.hidden_size} and {bc.hidden_size})")
-    return SplitCodec(task, depth, width, d.num_classes, vc, bc)
+    # VQA: the layers the device may run are per modality, the server's fuse image and question.
+    joint = cfg.device_layers(int(bc.num_hidden_layers)) if task == "vqa" else None
+    return SplitCodec(task, depth, width, d.num_classes, vc, bc, joint_from=joint)
 
 
 def measure_task(task: str, d: codec_data.TaskData, cfg: ProfileConfig, key, bar=None) -> dict:
@@ -171,7 +195,7 @@ def measure_task(task: str, d: codec_data.TaskData, cfg: ProfileConfig, key, bar
     widest = build_codec(task, d, cfg.layers, cfg.hidden, cfg)
     n_layers, hidden = widest.num_layers, (widest.vit_config or widest.bert_config).hidden_size
     widest = build_codec(task, d, n_layers, hidden, cfg)
-    splits = [split_for_mu(mu, n_layers, hidden) for mu in cfg.mu_grid]
+    splits = [split_for_mu(mu, n_layers, hidden, cfg.device_layers(n_layers)) for mu in cfg.mu_grid]
     k_init, k_train, k_eval = jax.random.split(key, 3)
     params = init_params(widest, k_init, dummy_inputs(widest, 2, d.image_shape, d.seq_len))
     if cfg.vit_checkpoint and widest.vit_config is not None:
@@ -182,11 +206,18 @@ def measure_task(task: str, d: codec_data.TaskData, cfg: ProfileConfig, key, bar
 
     t0 = time.perf_counter()
     stacked, losses = train_codecs(widest, params, depths, widths, d.train, k_train, cfg.train)
-    losses = np.asarray(losses)
+    losses = {k: np.asarray(v) for k, v in losses.items()}
     t_train = time.perf_counter() - t0
     if bar is not None:
         bar.update(1)
     clean, acc = evaluate_codecs(widest, stacked, depths, widths, d.test, k_eval, cfg.snr_grid_db, cfg.eval_repeats)
+    if cfg.extraction == "distill":
+        # The local model is the whole task model, uncut (a depth past the last layer).
+        first = jax.tree.map(lambda a: a[:1], stacked)
+        local, _ = evaluate_codecs(widest, first, [n_layers + 1], [hidden], d.test, k_eval, cfg.snr_grid_db[:1], 1)
+        acc_local = float(local[0])
+    else:
+        acc_local = float(clean[-1])  # the mu = 1 codec over a noiseless channel
     if bar is not None:
         bar.update(1)
     # The whole-model cost (l^U) is only needed at mu = 1, the grid's last point.
@@ -202,8 +233,12 @@ def measure_task(task: str, d: codec_data.TaskData, cfg: ProfileConfig, key, bar
         "feature_shape": [c["feature_shape"] for c in costs],
         "bits": [c["bits"] for c in costs],
         "acc_clean": np.asarray(clean).tolist(),
+        "acc_local": acc_local,
         "acc": np.asarray(acc).tolist(),
-        "final_loss": losses[:, -max(1, len(losses[0]) // 10):].mean(axis=1).tolist(),
+        # Mean of each stage's last tenth of steps, per split point.
+        "final_loss": {k: v[:, -max(1, v.shape[1] // 10):].mean(axis=1).tolist() for k, v in losses.items()},
+        # The task loss along training (means over 20 equal spans of steps): where it flattens.
+        "task_loss_curve": [float(span.mean()) for span in np.array_split(losses["task"][0], 20)],
         "train_seconds": t_train,
         "model": {"layers": n_layers, "hidden": hidden,
                   "vit": None if widest.vit_config is None else _cfg_summary(widest.vit_config),
@@ -219,23 +254,26 @@ def _cfg_summary(c) -> dict:
     return {k: getattr(c, k) for k in keys if hasattr(c, k)}
 
 
-def paper_scale_model(task: str, depth: int, width: int) -> SplitCodec:
+def paper_scale_model(task: str, depth: int, width: int, device_layers: int | None = None) -> SplitCodec:
+    """The paper-size codec; for VQA, layers past ``device_layers`` fuse image and question
+    (as in the small codecs; ``None``: late fusion, one fusion layer after both encoders)."""
     spec = PAPER_SCALE[task]
     vc = bc = None
     if "image_size" in spec:
         vc = vit_config(spec["image_size"], 3, spec["patch"], **BASE)
     if "seq_len" in spec:
         bc = bert_config(spec["vocab"], spec["seq_len"], **BASE)
-    return SplitCodec(task, depth, width, spec["classes"], vc, bc)
+    joint = device_layers if task == "vqa" else None
+    return SplitCodec(task, depth, width, spec["classes"], vc, bc, joint_from=joint)
 
 
-def measure_paper_scale(task: str, mu_grid, bits_per_element: int = 8) -> dict:
+def measure_paper_scale(task: str, mu_grid, bits_per_element: int = 8, device_layers: int | None = None) -> dict:
     """FLOPs and bits of the paper-size codecs on the grid (cost analysis only, no weights)."""
-    splits = [split_for_mu(mu, BASE["layers"], BASE["hidden"]) for mu in mu_grid]
-    costs = [codec_costs(paper_scale_model(task, s.depth, s.width), bits_per_element, full=s.mu == 1.0)
+    splits = [split_for_mu(mu, BASE["layers"], BASE["hidden"], device_layers) for mu in mu_grid]
+    costs = [codec_costs(paper_scale_model(task, s.depth, s.width, device_layers), bits_per_element, full=s.mu == 1.0)
              for s in splits]
     return {
-        "config": {**PAPER_SCALE[task], **BASE},
+        "config": {**PAPER_SCALE[task], **BASE, "device_layers": device_layers},
         "splits": [asdict(s) for s in splits],
         "encoder_flops": [c["encoder_flops"] for c in costs],
         "decoder_flops": [c["decoder_flops"] for c in costs],
@@ -275,7 +313,7 @@ def fit_task(mu_grid, meas: dict, cost_source: dict, snr_grid_db) -> dict:
     mu = np.asarray(mu_grid, np.float64)
     bits = fit_power_law(mu, np.asarray(cost_source["bits"], np.float64), exp_bounds=(1e-6, np.inf))
     enc = fit_power_law(mu, np.asarray(cost_source["encoder_flops"], np.float64), exp_bounds=(-np.inf, 0.0))
-    acc_local = float(meas["acc_clean"][-1])
+    acc_local = float(meas["acc_local"])
     acc = fit_accuracy(mu, snr_grid_db, np.asarray(meas["acc"]), acc_local)
     server = np.asarray(cost_source["decoder_flops"], np.float64)[mu < 1.0]
     return {"bits": bits, "extract": {**enc, "q": -enc["exp"]}, "accuracy": acc,
@@ -306,7 +344,8 @@ def build_profile_json(cfg: ProfileConfig, measurements: dict, paper: dict | Non
         "exp_accuracy": field_("power law of eps in mu", "1", [f[t]["accuracy"]["exp_accuracy"] for t in tasks],
                                "fit: eps(mu, nu) = eps_t mu^a sigmoid((snr_db - mid) / width) to the trained codecs' test accuracy"),
         "acc_local": field_("eps^t", "fraction", [f[t]["accuracy"]["acc_local"] for t in tasks],
-                            "measured: test accuracy of the mu = 1 codec over a noiseless channel (the local model)"),
+                            "measured: test accuracy of the local model (the whole task model, noiseless; "
+                            "with end_to_end extraction the mu = 1 codec)"),
         "snr_mid_db": field_("channel factor midpoint", "dB", [f[t]["accuracy"]["snr_mid_db"] for t in tasks],
                              "fit: eps(mu, nu) form, as exp_accuracy"),
         "snr_width_db": field_("channel factor width", "dB", [f[t]["accuracy"]["snr_width_db"] for t in tasks],
@@ -333,6 +372,7 @@ def build_profile_json(cfg: ProfileConfig, measurements: dict, paper: dict | Non
             "split_rule": SPLIT_RULE,
             "bits_per_element": cfg.bits_per_element,
             "channel": "AWGN on power-normalised features (unit mean power per sample), SNR nu; trained at SNR ~ U[-5, 20] dB",
+            "extraction": EXTRACTION_NOTE[cfg.extraction],
             "grids": {"mu": list(cfg.mu_grid), "snr_db": list(cfg.snr_grid_db)},
             "fits": fits,
             "small_codecs": measurements,
@@ -357,7 +397,7 @@ def plot_task(task: str, cfg: ProfileConfig, meas: dict, cost_source: dict, fit:
 
     mu = np.asarray(cfg.mu_grid)
     mm = np.linspace(mu.min(), 1.0, 100)
-    fig, ax = plt.subplots(1, 3, figsize=(14, 4))
+    fig, ax = plt.subplots(1, 4, figsize=(18, 4))
     ax[0].plot(mu, cost_source["bits"], "o", label="measured")
     ax[0].plot(mm, fit["bits"]["coef"] * mm ** fit["bits"]["exp"], "-",
                label=f"s mu^p: s={fit['bits']['coef']:.3g}, p={fit['bits']['exp']:.3f}, R2={fit['bits']['r2']:.3f}")
@@ -376,6 +416,10 @@ def plot_task(task: str, cfg: ProfileConfig, meas: dict, cost_source: dict, fit:
                    "-", color=line.get_color(), label=f"mu={m:g}")
     ax[2].set(xlabel="SNR (dB)", ylabel="accuracy", ylim=(0, 1.02),
               title=f"{task}: eps(mu, nu), a={a['exp_accuracy']:.3f}, R2={a['r2']:.3f}")
+    curve = np.asarray(meas["task_loss_curve"])
+    steps = np.linspace(0, cfg.steps, len(curve) + 1)[1:]
+    ax[3].plot(steps, curve, "o-", ms=3, label=f"local model, test accuracy {meas['acc_local']:.3f}")
+    ax[3].set(xlabel="training step", ylabel="task loss (cross-entropy)", title=f"{task}: learning curve")
     for x in ax:
         x.legend(fontsize=7)
         x.grid(alpha=0.3)
@@ -403,7 +447,8 @@ def run_profile(cfg: ProfileConfig, out: str | Path, figures: str | Path | None 
         if cfg.paper_scale:
             for task in cfg.tasks:
                 bar.set_postfix_str(f"{task}: paper-scale FLOPs")
-                paper[task] = measure_paper_scale(task, cfg.mu_grid, cfg.bits_per_element)
+                paper[task] = measure_paper_scale(task, cfg.mu_grid, cfg.bits_per_element,
+                                                  cfg.device_layers(BASE["layers"]))
                 bar.update(1)
             bar.set_postfix_str("paper-scale variants")
             paper["variants_full_flops"] = paper_scale_variants()

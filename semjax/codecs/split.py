@@ -4,8 +4,12 @@ A split codec cuts an N-layer transformer after layer L and squeezes each token'
 vector of width H through a linear bottleneck of width w before it is sent. Smaller mu
 means harder compression, so the device goes deeper and the bottleneck gets narrower:
 
-    L(mu) = 1 + round((N - 1) * (1 - mu))     (mu = 1: one layer on the device; mu -> 0: all N)
+    L(mu) = 1 + round((D - 1) * (1 - mu))     (mu = 1: one layer on the device; mu -> 0: D of them)
     w(mu) = max(1, round(mu * H))             (the bottleneck keeps a fraction mu of the width)
+
+D (``device_layers``, at most N) caps the device's share: the paper's extraction costs
+l^SE are a few per cent of the whole model's l^U, so the device runs only the first layers
+and the server the rest (``semjax profile`` takes D = round(N / 4) by default).
 
 ``round`` is round-half-up, so the rule does not depend on banker's rounding. The number of
 transmitted values is tokens * w(mu), so the payload is close to linear in mu, and the
@@ -29,8 +33,12 @@ class Split:
     width: int
 
 
-def split_for_mu(mu: float, num_layers: int, hidden: int) -> Split:
-    """The split point of an ``num_layers``-layer, ``hidden``-wide codec at extraction factor ``mu``."""
+def split_for_mu(mu: float, num_layers: int, hidden: int, device_layers: int | None = None) -> Split:
+    """The split point of an ``num_layers``-layer, ``hidden``-wide codec at extraction factor ``mu``.
+
+    ``device_layers`` (default ``num_layers``) is the most layers the device runs, reached
+    as mu -> 0: ``L(mu) = 1 + round((device_layers - 1)(1 - mu))``.
+    """
     mu = float(mu)
     if not (0.0 < mu <= 1.0) or not math.isfinite(mu):
         raise ValueError(f"mu must be in (0, 1] (got {mu!r})")
@@ -38,7 +46,10 @@ def split_for_mu(mu: float, num_layers: int, hidden: int) -> Split:
         raise ValueError(f"num_layers must be >= 1 (got {num_layers!r})")
     if int(hidden) < 1:
         raise ValueError(f"hidden must be >= 1 (got {hidden!r})")
-    depth = 1 + math.floor((num_layers - 1) * (1.0 - mu) + 0.5)
+    device_layers = int(num_layers) if device_layers is None else int(device_layers)
+    if not 1 <= device_layers <= int(num_layers):
+        raise ValueError(f"device_layers must be in [1, num_layers = {num_layers}] (got {device_layers!r})")
+    depth = 1 + math.floor((device_layers - 1) * (1.0 - mu) + 0.5)
     width = max(1, math.floor(mu * hidden + 0.5))
     return Split(mu=mu, depth=int(depth), width=int(width))
 
