@@ -346,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="local folder with SST-2/, cifar-10-batches-bin/, VQAv2/ (default: bundled / generated data)")
     prof.add_argument("--vit-checkpoint", default=None, help="local FlaxViTModel folder (save_pretrained) to start from")
     prof.add_argument("--bert-checkpoint", default=None, help="local FlaxBertModel folder (save_pretrained) to start from")
-    prof.add_argument("--steps", type=int, default=None, help="training steps per task (default 500 quick, 1500)")
+    prof.add_argument("--steps", type=int, default=None, help="training steps of every task (default: 500 quick; 1500, and 8000 for vqa)")
     prof.add_argument("--extraction", choices=("distill", "end_to_end"), default="distill",
                       help="distill: train the task model once, then each split's bottleneck on the cut features; "
                            "end_to_end: every split's codec on the task loss (docs/codecs.md)")

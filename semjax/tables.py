@@ -217,6 +217,13 @@ def paper_scale_flops_table(measured: Mapping[str, Any]) -> str:
     return per_task + "\n\n" + variants
 
 
+def _steps_text(steps) -> str:
+    """A profile's task-training steps: one number, or one per task ("text 1500, vqa 8000")."""
+    if isinstance(steps, Mapping):
+        return ", ".join(f"{task} {n}" for task, n in steps.items())
+    return str(steps)
+
+
 def profile_provenance_table(measured: Mapping[str, Any]) -> str:
     """How a measured profile was made: command, date, wall time, machine, versions, grids, budget."""
     p = measured["provenance"]
@@ -233,7 +240,7 @@ def profile_provenance_table(measured: Mapping[str, Any]) -> str:
         ["SNR grid (dB)", ", ".join(compact(x) for x in grids.get("snr_db", []))],
         ["small codecs", f"{cfg.get('layers', MISSING)} layers, width {cfg.get('hidden', MISSING)}, "
                          f"{cfg.get('heads', MISSING)} heads"],
-        ["training", f"{cfg.get('steps', MISSING)} steps of batch {cfg.get('batch', MISSING)}, "
+        ["training", f"{_steps_text(cfg.get('steps', MISSING))} steps of batch {cfg.get('batch', MISSING)}, "
                      f"lr {cfg.get('lr', MISSING)}"
                      + (f"; then {cfg['bottleneck_steps']} bottleneck steps" if cfg.get("extraction") == "distill" else "")],
         ["extraction", f"{cfg.get('extraction', 'end_to_end')}: {p.get('extraction', MISSING)}"],

@@ -182,6 +182,54 @@ def test_bottleneck_stage_trains_only_the_bottleneck():
             assert all(jax.tree.leaves(same)) == (name not in BOTTLENECK), name
 
 
+def test_sincos_position_embeddings_by_hand():
+    pe = np.asarray(M.sincos_position_embeddings(2, 10))  # q = 2 frequencies: 1 and 1/100
+    assert pe.shape == (1, 5, 10)
+    np.testing.assert_array_equal(pe[0, 0], 0.0)  # [CLS]
+    np.testing.assert_array_equal(pe[0, :, 8:], 0.0)  # dim % 4 = 2 units left at zero
+    w = np.array([1.0, 0.01])
+    for patch, (row, col) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):  # row-major
+        expected = np.concatenate([np.sin(row * w), np.cos(row * w), np.sin(col * w), np.cos(col * w)])
+        np.testing.assert_allclose(pe[0, 1 + patch, :8], expected, rtol=1e-6, atol=1e-7)
+
+
+def test_init_params_positions():
+    widest, x = _tiny_inputs("vqa")
+    learned = M.init_params(widest, jax.random.key(0), x)
+    sincos = M.init_params(widest, jax.random.key(0), x, positions="sincos")
+    c = widest.vit_config
+    expected = M.sincos_position_embeddings(c.image_size // c.patch_size, c.hidden_size)
+    np.testing.assert_array_equal(sincos["vit_embeddings"]["position_embeddings"], expected)
+    assert np.abs(np.asarray(learned["vit_embeddings"]["position_embeddings"])).max() < 0.2  # transformers' start
+    same = jax.tree.map(np.array_equal, {k: v for k, v in learned.items() if k != "vit_embeddings"},
+                        {k: v for k, v in sincos.items() if k != "vit_embeddings"})
+    assert all(jax.tree.leaves(same))  # nothing else changes
+    text, xt = _tiny_inputs("text")  # no image: nothing to set
+    assert jax.tree.all(jax.tree.map(np.array_equal, M.init_params(text, jax.random.key(0), xt, "sincos"),
+                                     M.init_params(text, jax.random.key(0), xt)))
+    with pytest.raises(ValueError, match="positions must be 'learned' or 'sincos'"):
+        M.init_params(widest, jax.random.key(0), x, positions="rope")
+
+
+def test_task_optimizer_warms_up_then_decays():
+    from semjax.codecs.train import TrainConfig, _task_optimizer
+
+    cfg = TrainConfig(steps=100, lr=1e-2, warmup=0.1)
+    opt = _task_optimizer(cfg)
+    params = {"w": jnp.zeros(())}
+    state = opt.init(params)
+    sizes = []
+    for _ in range(100):  # Adam's first steps move by about the rate: |update| ~ lr(t)
+        upd, state = opt.update({"w": jnp.ones(())}, state, params)
+        sizes.append(abs(float(upd["w"])))
+    assert sizes[0] == 0.0  # the warm-up starts at 0
+    assert sizes[5] == pytest.approx(1e-2 * 5 / 10, rel=1e-3)
+    assert max(sizes) == pytest.approx(1e-2, rel=1e-3) and int(np.argmax(sizes)) == 10
+    assert sizes[-1] < 1e-4  # cosine to 0 at the end
+    with pytest.raises(ValueError, match="TrainConfig.warmup"):
+        TrainConfig(warmup=1.0)
+
+
 def test_encoder_output_shape_and_power():
     _, x = _tiny_inputs("vqa")
     codec = M.SplitCodec("vqa", 2, 4, 5, TINY_VIT, TINY_BERT)
@@ -320,6 +368,14 @@ def test_sort_of_clevr_answers_match_the_pixels():
             assert D.VQA_ANSWERS[a] == ("yes" if rows.mean() < 12 else "no")
             checked += 1
     assert checked > 100
+
+
+def test_default_task_data_makes_only_the_tasks_asked_for():
+    sets = D.default_task_data(seed=0, scale=0.01, tasks=("text", "vqa"))
+    assert set(sets) == {"text", "vqa"}
+    # 1 % of (4000, 1000) and (20000, 1000), at least 64 each
+    assert [len(sets["text"].train["label"]), len(sets["text"].test["label"])] == [64, 64]
+    assert [len(sets["vqa"].train["label"]), len(sets["vqa"].test["label"])] == [200, 64]
 
 
 def test_digits_are_bundled():

@@ -120,11 +120,26 @@ def test_profile_validation_names_the_field(name, bad):
                                           ({"hidden": 30, "heads": 4}, "ProfileConfig.hidden"),
                                           ({"tasks": ("audio",)}, "ProfileConfig.tasks"),
                                           ({"steps": 0}, "ProfileConfig.steps"),
+                                          ({"steps": {"vqa": 0}}, "ProfileConfig.steps"),
+                                          ({"steps": {"audio": 10}}, "ProfileConfig.steps keys"),
+                                          ({"extraction": "joint"}, "ProfileConfig.extraction"),
                                           ({"vit_checkpoint": "/no/such/vit"}, "ProfileConfig.vit_checkpoint"),
                                           ({"data_dir": "/no/such/dir"}, "ProfileConfig.data_dir")])
 def test_profile_config_validation(kwargs, field):
     with pytest.raises(ValueError, match=field):
         ProfileConfig(**kwargs)
+
+
+def test_profile_steps_resolve_per_task():
+    from semjax.codecs.profile import DEFAULT_STEPS
+
+    assert ProfileConfig().steps == {"text": 1500, "image": 1500, "vqa": 8000} == DEFAULT_STEPS["full"]
+    assert ProfileConfig(quick=True).steps == DEFAULT_STEPS["quick"]
+    assert ProfileConfig(steps=70).steps == {"text": 70, "image": 70, "vqa": 70}
+    cfg = ProfileConfig(quick=True, steps={"vqa": 90})
+    assert cfg.steps == {**DEFAULT_STEPS["quick"], "vqa": 90}
+    assert cfg.train("vqa").steps == 90 and cfg.train("text").steps == DEFAULT_STEPS["quick"]["text"]
+    assert cfg.train("image").bottleneck_steps == cfg.bottleneck_steps
 
 
 # ---------------------------------------------------------------------------------------

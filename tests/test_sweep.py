@@ -67,6 +67,33 @@ def test_grid_times_zip_expansion(tmp_path):
     assert len({r.group for r in runs}) == 1  # params.* only: one compiled program
 
 
+def test_run_ids_follow_the_profile_file_not_its_name(tmp_path):
+    # A new `semjax profile` run into the same file must make new runs: a resumed sweep must not
+    # take the old world's finished rows or kept policies as its own.
+    paper = json.loads((REPO / "semjax" / "profiles" / "paper.json").read_text())
+    profile = tmp_path / "mine.json"
+    text = """
+    name: mine
+    method: [random, mappo]
+    base:
+      env: {queue_len: 5, profile: PATH}
+      train: {num_updates: 2}
+    seeds: 2
+    """.replace("PATH", str(profile))
+    profile.write_text(json.dumps(paper))
+    first = load_sweep(_write(tmp_path, text)).runs()
+    paper["description"] = "the same numbers, another note"
+    profile.write_text(json.dumps(paper))
+    same = load_sweep(_write(tmp_path, text)).runs()
+    assert [(r.run_id, r.train_id) for r in same] == [(r.run_id, r.train_id) for r in first]
+    paper["fields"]["acc_local"]["values"][0] = 0.91
+    profile.write_text(json.dumps(paper))
+    changed = load_sweep(_write(tmp_path, text)).runs()
+    assert all(a.run_id != b.run_id for a, b in zip(first, changed))
+    assert all(a.train_id != b.train_id for a, b in zip(first, changed) if a.method.learned)
+    assert sum(r.method.learned for r in first) == 2
+
+
 def test_static_keys_split_groups(tmp_path):
     text = EVAL_SWEEP.replace("  params.bandwidth: [2.0e6, 10.0e6]", "  env.num_ues: [2, 3]")
     sweep = load_sweep(_write(tmp_path, text))

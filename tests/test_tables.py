@@ -288,3 +288,13 @@ def test_sweep_by_method_table_hand_values():
     assert lines == ["| measured | semantic-aware MAPPO (hybrid) | 0.6000 ± 0.0100 | 3 |",
                      "| measured | Local (freq_ref) | 0.5000 ± 0.0100 | 3 |",
                      "| paper | semantic-aware MAPPO (hybrid) | 0.5500 ± 0.0100 | 3 |"]
+
+
+@pytest.mark.parametrize("steps, shown", [(1500, "1500 steps"),
+                                          ({"text": 1500, "image": 1500, "vqa": 8000},
+                                           "text 1500, image 1500, vqa 8000 steps")])
+def test_profile_provenance_training_row(steps, shown):
+    measured = {"provenance": {"config": {"steps": steps, "batch": 64, "lr": 0.001, "extraction": "distill",
+                                          "bottleneck_steps": 600}}}
+    rows = {r[0]: r[1] for r in _rows(tables.profile_provenance_table(measured))}
+    assert rows["training"] == f"{shown} of batch 64, lr 0.001; then 600 bottleneck steps"

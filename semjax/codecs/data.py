@@ -255,14 +255,21 @@ def sort_of_clevr(n_train: int = 6000, n_test: int = 1000, seed: int = 0, grid: 
     )
 
 
-def default_task_data(seed: int = 0, scale: float = 1.0) -> dict[str, TaskData]:
-    """The three default sets; ``scale`` shrinks the generated ones (tests, quick runs)."""
+#: Training and test examples of each generated set at scale 1. VQA has the most, since its
+#: model must learn to find an object from a colour word before any question can be answered,
+#: and with fewer images it memorises them first (6000 images gave train accuracy 0.96, test 0.73).
+GENERATED_SIZES = {"text": (4000, 1000), "vqa": (20000, 1000)}
+
+
+def default_task_data(seed: int = 0, scale: float = 1.0, tasks=("text", "image", "vqa")) -> dict[str, TaskData]:
+    """The default sets of ``tasks``; ``scale`` shrinks the generated ones (tests, quick runs)."""
     n = lambda k: max(64, int(k * scale))
-    return {
-        "text": sentiment(n(4000), n(1000), seed),
-        "image": digits(seed),
-        "vqa": sort_of_clevr(n(6000), n(1000), seed),
+    makers = {
+        "text": lambda: sentiment(*map(n, GENERATED_SIZES["text"]), seed),
+        "image": lambda: digits(seed),
+        "vqa": lambda: sort_of_clevr(*map(n, GENERATED_SIZES["vqa"]), seed),
     }
+    return {t: makers[t]() for t in tasks}
 
 
 # --------------------------------------------------------------------------------------

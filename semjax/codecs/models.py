@@ -10,8 +10,10 @@ One :class:`SplitCodec` is an N-layer transformer cut after layer ``depth`` (L):
 ``task`` picks the backbone: "image" a ViT (``FlaxViTEmbeddings`` / ``FlaxViTLayer``),
 "text" a BERT (``FlaxBertEmbeddings`` / ``FlaxBertLayer``), "vqa" both on the device (the
 image and question features are sent together, power-normalised jointly) and, on the
-server, the rest of both encoders followed by a fusion layer (a ``FlaxBertLayer`` over the
-concatenated image and question tokens) and the answer head on the image [CLS] token.
+server, fusion of the two and the answer head on the image [CLS] token. With ``joint_from``
+set to J (the profile's choice), the layers from J on are BERT layers over the concatenated
+image and question tokens; with None, both encoders run to the end and one fusion layer
+joins them (late fusion).
 
 Parameter names follow the transformers models so that a local checkpoint loads with
 ``FlaxViTModel.from_pretrained(path)`` / ``FlaxBertModel.from_pretrained(path)``
@@ -279,8 +281,40 @@ def dummy_inputs(model: SplitCodec, batch: int = 1, image_shape=None, seq_len=No
     return out
 
 
-def init_params(model: SplitCodec, key: jax.Array, inputs: dict):
-    return model.init(key, inputs)["params"]
+def sincos_position_embeddings(grid: int, dim: int) -> jax.Array:
+    """Fixed 2-D sine-cosine position embeddings (1, 1 + grid**2, dim) of a ViT's row-major
+    patch grid, zero for [CLS]: a quarter of the units each for sin and cos of the row and of
+    the column at frequencies 10000**(-i / (dim // 4)) (as in MAE, He et al. 2022); any
+    ``dim % 4`` units left over are zero.
+
+    The profile starts the VQA codec's ViT here instead of at small random values: where an
+    object is is then in its patch's features from step 0. With it, 8000 steps reach 0.86 test
+    accuracy on Sort-of-CLEVR (left/top 0.88, farthest 0.77); without, 0.74 (left/top 0.65,
+    farthest 0.50). Not for the digits: their 2x2-pixel patches carry so little signal that
+    the unit-amplitude sines drown it (a 2-layer codec of width 32 stayed at chance over 150 steps).
+    """
+    q = dim // 4
+    omega = 1.0 / 10000.0 ** (jnp.arange(q, dtype=jnp.float32) / max(q, 1))
+    row, col = jnp.divmod(jnp.arange(grid * grid, dtype=jnp.float32), grid)
+    angles = [jnp.outer(row, omega), jnp.outer(col, omega)]
+    pe = jnp.concatenate([f(a) for a in angles for f in (jnp.sin, jnp.cos)], axis=1)
+    pe = jnp.pad(pe, ((1, 0), (0, dim - 4 * q)))
+    return pe[None]
+
+
+def init_params(model: SplitCodec, key: jax.Array, inputs: dict, positions: str = "learned"):
+    """Random initial parameters. ``positions="sincos"`` starts a ViT's position embeddings at
+    :func:`sincos_position_embeddings` (they stay trainable); "learned" leaves transformers'
+    small random start."""
+    if positions not in ("learned", "sincos"):
+        raise ValueError(f"init_params: positions must be 'learned' or 'sincos' (got {positions!r})")
+    params = model.init(key, inputs)["params"]
+    if positions == "sincos" and model._uses()[0]:
+        c = model.vit_config
+        emb = dict(params["vit_embeddings"])
+        emb["position_embeddings"] = sincos_position_embeddings(c.image_size // c.patch_size, c.hidden_size)
+        params = {**params, "vit_embeddings": emb}
+    return params
 
 
 def abstract_params(model: SplitCodec, inputs: dict):

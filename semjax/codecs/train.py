@@ -42,6 +42,7 @@ class TrainConfig:
     batch: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
+    warmup: float = 0.05  # share of the task training's steps with a linear warm-up of the rate
     snr_train_db: tuple[float, float] = (-5.0, 20.0)
     extraction: str = "distill"
     bottleneck_steps: int = 300  # distill: steps of the bottleneck stage
@@ -60,9 +61,22 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.batch must be >= 1 (got {self.batch})")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0 (got {self.lr})")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"TrainConfig.warmup must be in [0, 1) (got {self.warmup})")
         lo, hi = self.snr_train_db
         if not lo <= hi:
             raise ValueError(f"TrainConfig.snr_train_db must be (lo, hi) with lo <= hi (got {self.snr_train_db})")
+
+
+def _task_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """AdamW for the task loss: a linear warm-up over ``cfg.warmup`` of the steps, then cosine
+    decay (the usual start for transformers trained from scratch, the post-LN BERT layers in
+    particular: Adam's first steps, on second-moment estimates that are still noise, are
+    small)."""
+    warmup = int(cfg.warmup * cfg.steps)
+    schedule = optax.warmup_cosine_decay_schedule(0.0, cfg.lr, warmup, cfg.steps) if warmup else \
+        optax.cosine_decay_schedule(cfg.lr, cfg.steps)
+    return optax.adamw(schedule, weight_decay=cfg.weight_decay)
 
 
 def _inputs(batch: dict) -> dict:
@@ -104,7 +118,7 @@ def train_local(model: SplitCodec, params, data: dict, key: jax.Array, cfg: Trai
     """The whole task model, noiseless and uncut (the local model); returns (params, losses (steps,))."""
     arrays = {k: jnp.asarray(v) for k, v in data.items()}
     draw = _minibatches(arrays, cfg.batch)
-    opt = optax.adamw(optax.cosine_decay_schedule(cfg.lr, cfg.steps), weight_decay=cfg.weight_decay)
+    opt = _task_optimizer(cfg)
     uncut = model.num_layers + 1
 
     def loss_fn(p, batch):
@@ -190,7 +204,7 @@ def train_end_to_end(model: SplitCodec, params, depths, widths, data: dict, key:
     """
     arrays = {k: jnp.asarray(v) for k, v in data.items()}
     draw = _minibatches(arrays, cfg.batch)
-    opt = optax.adamw(optax.cosine_decay_schedule(cfg.lr, cfg.steps), weight_decay=cfg.weight_decay)
+    opt = _task_optimizer(cfg)
 
     def task_loss(p, depth, width, k, snr, batch):
         logits = split_logits(model, p, _inputs(batch), depth, width, k, snr)

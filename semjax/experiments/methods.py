@@ -20,17 +20,20 @@ Which key a run uses is :mod:`semjax.seeding`'s business, not the method's.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable
 
 import jax
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from semjax.agents import d3qn, heuristics, mappo
 from semjax.agents.oracle import OracleConfig, oracle
 from semjax.env import SemanticMEC
-from semjax.params import EnvParams
+from semjax.params import PROFILE_FIELDS, EnvParams, load_profile
 
 #: The learning-curve entries a method's ``train`` returns, one value per update.
 CURVE_KEYS = ("reward", "qoe")
@@ -155,6 +158,18 @@ def method_of(cfg: DictConfig) -> tuple[Method, Any]:
     return method, method.config(cfg)
 
 
+def profile_digest(source: str) -> str:
+    """A hash of the numbers of the task profile ``source`` (a built-in name or a JSON path).
+
+    Part of a run's identity: ``env.profile`` names a file, and a new ``semjax profile`` run
+    into it (semjax/profiles/measured.json) changes the world under the same name. Without the
+    digest a resumed sweep would take the old world's finished rows and kept policies as its own.
+    """
+    profile = load_profile(source)
+    values = {name: np.asarray(getattr(profile, name)).tolist() for name in PROFILE_FIELDS}
+    return hashlib.sha1(json.dumps({"names": list(profile.names), **values}, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def settings(cfg: DictConfig, method: Method) -> dict[str, Any]:
     """The parts of ``cfg`` that decide a run of ``method`` on its own (its identity): the
     world, and the method's config section with its preset applied."""
@@ -164,6 +179,10 @@ def settings(cfg: DictConfig, method: Method) -> dict[str, Any]:
         "env": OmegaConf.to_container(cfg.env, resolve=True),
         "params": OmegaConf.to_container(cfg.params, resolve=True),
     }
+    if str(cfg.env.profile) != "paper":
+        # The built-in paper profile holds the paper's constants and keeps the ids it always
+        # had; any other profile is a file that a new `semjax profile` run can rewrite.
+        out["profile"] = profile_digest(str(cfg.env.profile))
     if section is not None:
         # An option that is off (None), or one added later (the config's LATER_OPTIONS) at its
         # default, is left out, so adding one keeps every earlier run's id (and its kept policy
