@@ -253,6 +253,10 @@ TABLES: dict[str, Table] = {
     "measured_world": Table(lambda rows: tables.sweep_by_method_table(
         rows, "env.profile", ("qoe", "reward", "accuracy", "offload_rate", "mean_mu", "violation_accuracy")),
         ("results/measured_world/summary.csv",)),
+    "measured_world_tasks": Table(lambda rows: tables.sweep_by_method_table(
+        [r for r in rows if r["env.profile"] == "measured"], "env.profile",
+        ("offload_rate", "mean_mu", "accuracy", "violation_accuracy"), tasks=("text", "image", "vqa")),
+        ("results/measured_world/summary.csv",)),
     # the fitted profile's calibration report (docs/calibration.md)
     "calibration_targets": Table(tables.calibration_targets_table, ("semjax/profiles/fitted.report.json",)),
     "calibration_constants": Table(tables.calibration_constants_table, ("semjax/profiles/fitted.report.json",)),

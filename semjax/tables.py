@@ -386,20 +386,29 @@ def sweep_along_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Sequen
     return markdown_table(header, out)
 
 
-def sweep_by_method_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Sequence[str] = ("qoe", "reward")) -> str:
+def sweep_by_method_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Sequence[str] = ("qoe", "reward"),
+                          tasks: Sequence[str] = ("all",)) -> str:
     """A sweep's ``summary.csv`` as one row per (value of the swept key ``x``, method), in the
-    sweep's order: each metric's mean ± 95 % half-width over seeds, and the seed count."""
-    cells = {(r[x], r["method"], r["metric"]): r for r in rows if r["task"] == "all" and r["metric"] in metrics}
+    sweep's order: each metric's mean ± 95 % half-width over seeds, and the seed count. With
+    ``tasks`` other than ``("all",)``, one row per (value, method, task) of those task types,
+    with a task column."""
+    cells = {(r[x], r["method"], r["task"], r["metric"]): r for r in rows
+             if r["task"] in tasks and r["metric"] in metrics}
+    keys = [(v, m, t) for v, m in dict.fromkeys(k[:2] for k in cells) for t in tasks
+            if any((v, m, t, metric) in cells for metric in metrics)]
+    per_task = tuple(tasks) != ("all",)
     out = []
-    for value, method in dict.fromkeys(k[:2] for k in cells):
-        row = [value, METHOD_LABELS.get(method, method)]
+    for value, method, task in keys:
+        row = [value, METHOD_LABELS.get(method, method)] + ([task] if per_task else [])
         for metric in metrics:
-            r = cells.get((value, method, metric))
+            r = cells.get((value, method, task, metric))
             row.append(MISSING if r is None else
                        f"{fixed(float(r['mean']))} ± {fixed(float(r['mean']) - float(r['ci95_low']))}")
-        row.append(next((cells[(value, method, m)]["n"] for m in metrics if (value, method, m) in cells), MISSING))
+        row.append(next((cells[(value, method, task, m)]["n"] for m in metrics if (value, method, task, m) in cells),
+                        MISSING))
         out.append(row)
-    return markdown_table([x, "method"] + [f"{m} (±95 %)" for m in metrics] + ["seeds"], out)
+    header = [x, "method"] + (["task"] if per_task else []) + [f"{m} (±95 %)" for m in metrics] + ["seeds"]
+    return markdown_table(header, out)
 
 
 def _welch_from_summary(a: Mapping[str, str], b: Mapping[str, str]) -> float:

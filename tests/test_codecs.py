@@ -315,35 +315,38 @@ def test_bits_monotone_in_mu():
 # data
 
 
-def _oracle_clause(words: list[str]) -> int:
+def _oracle_remark(words: list[str]) -> int:
     return int((words[-1] in D._POSITIVE) != any(w in D._NEGATORS for w in words))
 
 
-def _oracle_sentiment(sentence: str) -> int:
-    """An independent reading of the generator's grammar: the majority of ";"-separated
-    remarks decides, otherwise the last clause."""
-    remarks = sentence.split(" ; ")
-    if len(remarks) > 1:
-        return int(2 * sum(_oracle_clause(r.split()) for r in remarks) > len(remarks))
-    return _oracle_clause(sentence.split(" but ")[-1].split(" , ")[-1].split(" and ")[-1].split())
+def _oracle_rating(review: str) -> int:
+    """An independent reading of the generator's grammar: count the positive remarks."""
+    return sum(_oracle_remark(r.split()) for r in review.split(" ; "))
 
 
-def test_sentiment_labels_follow_the_grammar_and_word_order():
+def test_star_ratings_follow_the_grammar_and_word_order():
     rng = np.random.default_rng(5)
-    pairs = [D.sentiment_sentence(rng) for _ in range(2000)]
-    assert all(_oracle_sentiment(s) == y for s, y in pairs)
-    assert D.sentiment_sentence.__doc__
-    # Word order matters: the same bag of words occurs with both labels.
-    assert _oracle_sentiment("the movie was good but the plot was bad") == 0
-    assert _oracle_sentiment("the plot was bad but the movie was good") == 1
-    assert _oracle_sentiment("the plot was good ; the cast was bad ; the film was not bad") == 1
-    assert sum(" ; " in s for s, _ in pairs) > 500  # a third of the reviews are lists of remarks
-    assert 0.35 < np.mean([y for _, y in pairs]) < 0.65
+    pairs = [D.star_review(rng) for _ in range(2000)]
+    assert all(_oracle_rating(s) == y for s, y in pairs)
+    assert all(len(s.split(" ; ")) == 4 for s, _ in pairs)
+    assert D.star_review.__doc__
+    # Word order matters: the same bag of words occurs with different ratings.
+    assert _oracle_rating("the movie was not good ; the plot was bad") == 0
+    assert _oracle_rating("the movie was good ; the plot was not bad") == 2
+    # Ratings are uniform over 0..4: each class near a fifth (binomial sd 0.009 at n = 2000).
+    counts = np.bincount([y for _, y in pairs], minlength=5) / len(pairs)
+    assert counts.shape == (5,) and np.all(np.abs(counts - 0.2) < 0.04)
+    # Negation is common enough that polarity words alone mislead: 40 % of remarks.
+    negated = [any(w in D._NEGATORS for w in r.split()) for s, _ in pairs for r in s.split(" ; ")]
+    assert 0.37 < np.mean(negated) < 0.43
+    # The number of remarks sets the classes: 0..remarks.
+    assert {y for _, y in (D.star_review(rng, remarks=2) for _ in range(200))} == {0, 1, 2}
 
 
-def test_sentiment_tokens_are_local_and_padded():
-    d = D.sentiment(50, 20, seed=1)
-    assert d.train["ids"].shape == (50, 40) and d.vocab_size == len(set(D.SENTIMENT_VOCAB)) + 4
+def test_star_review_tokens_are_local_and_padded():
+    d = D.star_reviews(50, 20, seed=1)
+    assert d.num_classes == 5
+    assert d.train["ids"].shape == (50, 40) and d.vocab_size == len(set(D.REVIEW_VOCAB)) + 4
     assert np.all(d.train["ids"][:, 0] == 2)  # [CLS]
     lengths = d.train["mask"].sum(1)
     assert np.all(d.train["ids"][np.arange(50), lengths - 1] == 3)  # [SEP] closes every sentence

@@ -240,6 +240,8 @@ def test_shipped_measured_profile_is_consistent():
         assert np.all((flops[:, None] - flops[None, :])[deeper] > 0)  # a deeper split: more device work
         assert depths[0] > depths[-1]  # the grid's smallest mu splits deeper than mu = 1
         assert fit["bits"]["r2"] > 0.99
+        # Compression costs every task accuracy: the whole 95 % interval of its exponent is above 0.
+        assert 0 < fit["accuracy"]["exp_accuracy_ci"][0] <= fit["accuracy"]["exp_accuracy"]
 
 
 def test_cli_profile_without_local_data_fails_clearly(tmp_path, capsys):

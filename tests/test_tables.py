@@ -288,6 +288,12 @@ def test_sweep_by_method_table_hand_values():
     assert lines == ["| measured | semantic-aware MAPPO (hybrid) | 0.6000 ± 0.0100 | 3 |",
                      "| measured | Local (freq_ref) | 0.5000 ± 0.0100 | 3 |",
                      "| paper | semantic-aware MAPPO (hybrid) | 0.5500 ± 0.0100 | 3 |"]
+    # Per task: a task column, the tasks asked for in their order, methods without them left out.
+    per_task = tables.sweep_by_method_table(rows + [{**rows[0], "task": "vqa", "mean": "0.25", "ci95_low": "0.2"}],
+                                            "env.profile", ("qoe",), tasks=("vqa", "text"))
+    assert per_task.splitlines()[0] == "| env.profile | method | task | qoe (±95 %) | seeds |"
+    assert per_task.splitlines()[2:] == ["| measured | semantic-aware MAPPO (hybrid) | vqa | 0.2500 ± 0.0500 | 3 |",
+                                         "| measured | semantic-aware MAPPO (hybrid) | text | 9.0000 ± 8.4100 | 3 |"]
 
 
 @pytest.mark.parametrize("steps, shown", [(1500, "1500 steps"),

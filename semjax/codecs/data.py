@@ -3,9 +3,9 @@
 Nothing here downloads. The default sets ship with a package or are generated:
 
 * image: scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes);
-* text: generated movie-review sentences with negation ("not", "never"), intensifiers and
-  contrast clauses ("X but Y", "although X , Y": the second clause decides), so the label
-  depends on word order and a bag of words cannot solve it;
+* text: generated star-rated movie reviews: four remarks, each with its own negation ("not",
+  "never") and intensifier, rated by how many are positive (five classes, as in SST-5), so
+  the label depends on word order and a bag of words cannot solve it;
 * vqa: a generated Sort-of-CLEVR set: coloured squares and circles on a grid, with
   non-relational and relational questions (closest / farthest object, shape counts).
 
@@ -113,53 +113,43 @@ _POSITIVE = ("good", "great", "fun", "moving", "clever", "charming", "brilliant"
 _NEGATIVE = ("bad", "dull", "boring", "awful", "weak", "messy", "bland", "tedious")
 _INTENSIFIERS = ("very", "really", "extremely", "quite", "truly")
 _NEGATORS = ("not", "never")
-_GLUE = ("the", "was", "but", "and", "although", ",", ";")
-SENTIMENT_VOCAB = list(_SUBJECTS + _POSITIVE + _NEGATIVE + _INTENSIFIERS + _NEGATORS + _GLUE)
+_GLUE = ("the", "was", ";")
+REVIEW_VOCAB = list(_SUBJECTS + _POSITIVE + _NEGATIVE + _INTENSIFIERS + _NEGATORS + _GLUE)
 
 
-def _clause(rng) -> tuple[str, int]:
-    positive = rng.random() < 0.5
-    adj = rng.choice(_POSITIVE if positive else _NEGATIVE)
-    words = ["the", rng.choice(_SUBJECTS), "was"]
+def _remark(rng, positive: bool) -> str:
+    """One remark with the given verdict, "the <subject> was [not|never] [intensifier] <adjective>":
+    a negated remark carries an adjective of the opposite polarity."""
     negated = rng.random() < 0.4
+    words = ["the", rng.choice(_SUBJECTS), "was"]
     if negated:
         words.append(rng.choice(_NEGATORS))
     if rng.random() < 0.5:
         words.append(rng.choice(_INTENSIFIERS))
-    words.append(adj)
-    return " ".join(words), int(positive != negated)
+    words.append(rng.choice(_POSITIVE if positive != negated else _NEGATIVE))
+    return " ".join(words)
 
 
-def sentiment_sentence(rng) -> tuple[str, int]:
-    """One generated review and its label (1 positive).
+def star_review(rng, remarks: int = 4) -> tuple[str, int]:
+    """One generated review of ``remarks`` remarks separated by ";" and its rating, the number
+    of positive remarks (0 to ``remarks``: one to five stars at four remarks, as in SST-5).
 
-    In two-clause forms the last clause decides; in a list of three or five remarks
-    separated by ";" the majority of the remarks' verdicts decides (the review's overall
-    verdict weighs every remark, each with its own negation and intensifier).
+    The rating is drawn uniformly, then which remarks are positive, so every class is equally
+    likely (chance is 1 / (remarks + 1)). Negation flips a remark's adjective, so the rating
+    depends on word order and a bag of words cannot solve it; a fine-grained label needs more
+    of each token's content than a binary verdict, which is what a narrow bottleneck removes.
     """
-    form = rng.integers(6)
-    if form >= 4:
-        remarks = [_clause(rng) for _ in range(3 if form == 4 else 5)]
-        votes = sum(label for _, label in remarks)
-        return " ; ".join(text for text, _ in remarks), int(2 * votes > len(remarks))
-    a, la = _clause(rng)
-    if form == 0:
-        return a, la
-    b, lb = _clause(rng)
-    if form == 1:
-        return f"{a} but {b}", lb
-    if form == 2:
-        return f"although {a} , {b}", lb
-    # "X and Y" only when both clauses agree, so the label is never ambiguous.
-    while lb != la:
-        b, lb = _clause(rng)
-    return f"{a} and {b}", la
+    rating = int(rng.integers(remarks + 1))
+    positive = np.zeros(remarks, bool)
+    positive[rng.choice(remarks, rating, replace=False)] = True
+    return " ; ".join(_remark(rng, bool(p)) for p in positive), rating
 
 
-def sentiment(n_train: int = 4000, n_test: int = 1000, seed: int = 0, max_len: int = 40) -> TaskData:
+def star_reviews(n_train: int = 4000, n_test: int = 1000, seed: int = 0, max_len: int = 40,
+                 remarks: int = 4) -> TaskData:
     rng = np.random.default_rng(seed)
-    pairs = [sentiment_sentence(rng) for _ in range(n_train + n_test)]
-    tok = word_tokenizer(SENTIMENT_VOCAB, max_len)
+    pairs = [star_review(rng, remarks) for _ in range(n_train + n_test)]
+    tok = word_tokenizer(REVIEW_VOCAB, max_len)
     ids, mask = encode_texts(tok, [p[0] for p in pairs])
     y = np.asarray([p[1] for p in pairs], dtype=np.int32)
     s = slice(0, n_train), slice(n_train, None)
@@ -167,8 +157,9 @@ def sentiment(n_train: int = 4000, n_test: int = 1000, seed: int = 0, max_len: i
         "text",
         {"ids": ids[s[0]], "mask": mask[s[0]], "label": y[s[0]]},
         {"ids": ids[s[1]], "mask": mask[s[1]], "label": y[s[1]]},
-        num_classes=2, vocab_size=tok.get_vocab_size(),
-        source=f"generated reviews (negation, intensifiers, contrast clauses, majority of 3 or 5 remarks), seed {seed}",
+        num_classes=remarks + 1, vocab_size=tok.get_vocab_size(),
+        source=(f"generated star-rated reviews ({remarks} remarks with negation and intensifiers, "
+                f"rating = positive remarks, {remarks + 1} classes), seed {seed}"),
         info={"examples": [p[0] for p in pairs[:3]]},
     )
 
@@ -265,7 +256,7 @@ def default_task_data(seed: int = 0, scale: float = 1.0, tasks=("text", "image",
     """The default sets of ``tasks``; ``scale`` shrinks the generated ones (tests, quick runs)."""
     n = lambda k: max(64, int(k * scale))
     makers = {
-        "text": lambda: sentiment(*map(n, GENERATED_SIZES["text"]), seed),
+        "text": lambda: star_reviews(*map(n, GENERATED_SIZES["text"]), seed),
         "image": lambda: digits(seed),
         "vqa": lambda: sort_of_clevr(*map(n, GENERATED_SIZES["vqa"]), seed),
     }

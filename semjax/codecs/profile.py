@@ -374,7 +374,7 @@ def build_profile_json(cfg: ProfileConfig, measurements: dict, paper: dict | Non
         "description": ("Task profile measured from split-computing Flax codecs (SPEC section 8): "
                         f"FLOPs and bits from {cost_from}; accuracy terms from small codecs trained "
                         "through an AWGN channel on " + ("the local real data sets." if cfg.data_dir else
-                                                          "bundled / generated data (digits, generated sentiment, generated Sort-of-CLEVR).")),
+                                                          "bundled / generated data (digits, generated star-rated reviews, generated Sort-of-CLEVR).")),
         "task_types": tasks,
         "fields": fields,
         "provenance": {
