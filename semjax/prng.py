@@ -22,6 +22,10 @@ key are batch axes), each equal to its ``jax.random`` counterpart bit for bit (t
 * :func:`fold_in` equals ``jax.random.fold_in`` (as raw key data);
 * :func:`threefry2x32` is the hash itself, equal to JAX's ``threefry2x32`` primitive.
 
+Written once. A fused hash is recomputed in every consumer XLA fuses it into. Where a draw
+feeds several parts of a program, :func:`materialize` makes XLA compute it once and write it
+to memory (an identity gather, which ends a fusion), and changes no value.
+
 So swapping ``jax.random`` for these changes no number. Keys of another implementation
 (``rbg``, ``unsafe_rbg``), and every draw when ``jax_threefry_partitionable`` is switched
 off, go to ``jax.random`` unchanged.
@@ -99,3 +103,20 @@ def uniform_from_bits(words: jax.Array) -> jax.Array:
 def uniform(key, n: int) -> jax.Array:
     """float32[..., n] in [0, 1), exactly ``jax.random.uniform(key, (n,))``."""
     return uniform_from_bits(bits(key, n))
+
+
+def materialize(x: jax.Array, key) -> jax.Array:
+    """``x`` unchanged, but computed once and written to memory: an identity gather along the
+    last axis whose indices depend on ``key`` (they are ``iota + (key word & 0)``), so XLA can
+    neither fold it away nor fuse ``x``'s producer through it.
+
+    Why. XLA fuses an elementwise producer, such as the unrolled hash behind a draw, into each
+    of its consumers and recomputes it in each. A gather ends a fusion on XLA's CPU backend, so
+    the hash runs once per word. ``jax.lax.optimization_barrier`` would say this directly, but
+    XLA's CPU compiler drops it before fusion. ``key``: the typed key or raw key data the draw
+    came from (leading axes broadcast against ``x``'s).
+    """
+    data = jax.random.key_data(key) if _is_typed(key) else jnp.asarray(key)
+    zero = (data[..., :1] & np.uint32(0)).astype(jnp.int32)  # always 0; not a constant to XLA
+    idx = jnp.broadcast_to(jnp.arange(x.shape[-1], dtype=jnp.int32) + zero, x.shape)
+    return jnp.take_along_axis(x, idx, axis=-1, mode="promise_in_bounds")

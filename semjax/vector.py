@@ -1,9 +1,14 @@
 """A batch of envs spread over every device: sharded, jitted steps and rollouts.
 
-On a CPU, XLA runs the fused elementwise program of a vmapped env step on one thread, so a
-batch of envs on one device uses one core. Splitting the host into one device per core and
-sharding the env axis over a :class:`jax.sharding.Mesh` of them runs one slice of the batch
-per core. On a GPU the same code shards over the GPUs (one GPU: a mesh of one).
+On a CPU, XLA's runtime splits a vmapped step's large fused loops over its thread pool but runs
+the rest of the program (the scan, small fusions, reductions) on one thread. Splitting the
+host into one device per core and sharding the env axis over a :class:`jax.sharding.Mesh` of
+them runs one slice of the whole step per core. On a GPU the same code shards over the GPUs
+(one GPU: a mesh of one).
+
+On a CPU mesh the programs here are compiled with :data:`CPU_COMPILER_OPTIONS` (YNNPACK
+fusions off; see :func:`compiler_options`); a program of your own gets them with
+``jax.jit(f, compiler_options=vector.compiler_options(mesh))``.
 
 The recipe, for a script (XLA reads its flags once, when JAX starts its backend)::
 
@@ -28,6 +33,7 @@ same key gives the same trajectory on 1, 2 or 16 devices.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 
@@ -60,6 +66,33 @@ def prepare_host(devices: int | None = None) -> str:
     return host.prepare_host(devices)
 
 
+#: XLA options for env programs on a CPU, which turn YNNPACK fusions off (no fusion type is
+#: listed). By default XLA's CPU compiler hands the step's reductions, with the elementwise
+#: work fused into them (the QoE's tanh, the observation's logarithms), to YNNPACK, which ran
+#: that work several times slower than XLA's own loops (the ``rollout_ynnpack`` part of
+#: ``semjax bench env --profile``). Training keeps XLA's defaults: its matmuls run faster there.
+CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+@functools.cache
+def _cpu_options_supported() -> bool:
+    """Whether this XLA knows :data:`CPU_COMPILER_OPTIONS` (the flag is experimental)."""
+    x = jax.device_put(np.float32(0), jax.devices("cpu")[0])
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=CPU_COMPILER_OPTIONS)(x)
+    except jax.errors.JaxRuntimeError:  # "No such compile option": compile with XLA's defaults
+        return False
+    return True
+
+
+def compiler_options(mesh: Mesh) -> dict[str, str] | None:
+    """:data:`CPU_COMPILER_OPTIONS` for a mesh of CPU devices (when this XLA knows them), else
+    None (XLA's defaults): the ``compiler_options`` of every program this module jits."""
+    if mesh.devices.flat[0].platform != "cpu" or not _cpu_options_supported():
+        return None
+    return dict(CPU_COMPILER_OPTIONS)
+
+
 def env_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A one-axis mesh ("envs") over ``devices`` (default: every device)."""
     devices = list(jax.devices() if devices is None else devices)
@@ -88,7 +121,8 @@ def reset(env: SemanticMEC, mesh: Mesh, key: jax.Array, num_envs: int, params: E
     def run(key, params):
         return jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
 
-    return jax.jit(run, in_shardings=(whole, whole), out_shardings=(sharded, sharded))(key, params)
+    return jax.jit(run, in_shardings=(whole, whole), out_shardings=(sharded, sharded),
+                   compiler_options=compiler_options(mesh))(key, params)
 
 
 def make_step(env: SemanticMEC, mesh: Mesh) -> Callable:
@@ -96,7 +130,8 @@ def make_step(env: SemanticMEC, mesh: Mesh) -> Callable:
     ``vmap(env.step)`` with every batched input and output sharded over the mesh's envs."""
     sharded, whole = env_sharding(mesh), NamedSharding(mesh, P())
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
-    return jax.jit(step, in_shardings=(sharded, sharded, sharded, whole), out_shardings=sharded)
+    return jax.jit(step, in_shardings=(sharded, sharded, sharded, whole), out_shardings=sharded,
+                   compiler_options=compiler_options(mesh))
 
 
 def action_uniforms(env: SemanticMEC, key: jax.Array, num_envs: int) -> jax.Array:
@@ -162,4 +197,4 @@ def make_random_rollout(env: SemanticMEC, mesh: Mesh, num_envs: int, num_steps: 
         return state, totals
 
     return jax.jit(rollout, in_shardings=(whole, sharded, whole), out_shardings=(sharded, whole),
-                   donate_argnums=(1,))
+                   donate_argnums=(1,), compiler_options=compiler_options(mesh))

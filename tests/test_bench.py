@@ -133,6 +133,10 @@ def test_env_table_markdown_and_text():
     assert tables.env_headline(RESULT) == (
         "headline (B=16384, N=K=4): JAX 7.50M env steps/s on 2 device(s), 4.00M on 1; "
         "vs batched NumPy 7.5x (target >= 5x: met); vs per-env NumPy 2,500x (target >= 1,000x: met)")
+    busy = dict(RESULT, headline=dict(RESULT["headline"], cores_busy={"2": 1.96, "1": 1.44}))
+    assert tables.env_headline(busy).startswith(
+        "headline (B=16384, N=K=4): JAX 7.50M env steps/s on 2 device(s), 4.00M on 1 "
+        "(cores busy: 1.4 on 1 device(s), 2.0 on 2 device(s)); vs batched NumPy 7.5x")
 
 
 def test_memory_table_reads_the_one_device_program():
@@ -219,6 +223,7 @@ def test_bench_env_json(tmp_path):
         for r in row["jax"].values():
             assert r["steps_per_s"] > 0
             assert r["steps_per_repeat"] == row["num_envs"] * row["scan_steps"] * r["calls_per_repeat"]
+            assert len(r["cpu_s"]) == len(r["times_s"]) == 1 and r["cores_busy"] > 0
     assert result["headline"]["present"] is False
     table = tables.env_table(result)
     assert table.count("\n") == 3
@@ -263,3 +268,13 @@ def test_bench_rejects_bad_options():
     assert bench.main(["train", "--widths", "0"]) == 2
     assert bench.main(["env", "--devices", "4", "--host-devices", "2"]) == 2
     assert bench.main(["sweep", "--configs", "0"]) == 2
+
+
+def test_env_profile_times_every_part():
+    from semjax.bench import profile
+
+    result = profile.profile_step(num_envs=8, num_ues=2, steps=2, repeats=1)
+    assert list(result["parts"]) == list(profile.PARTS)
+    for part in result["parts"].values():
+        assert part["ns_per_env_step"] > 0 and len(part["times_s"]) == 1
+    assert result["parts"]["rollout"]["share_of_rollout"] == 1.0

@@ -65,3 +65,22 @@ def test_other_implementations_use_jax_random():
     assert not prng.is_threefry(key)
     np.testing.assert_array_equal(prng.uniform(key, 7), jax.random.uniform(key, (7,)))
     np.testing.assert_array_equal(prng.fold_in(key, 2), jax.random.key_data(jax.random.fold_in(key, 2)))
+
+
+@given(seed=seeds, n=st.sampled_from((1, 3, 24)))
+def test_materialize_changes_no_value(seed, n):
+    key = jax.random.key(seed)
+    x = prng.uniform(key, n)
+    np.testing.assert_array_equal(prng.materialize(x, key), x)
+    np.testing.assert_array_equal(jax.jit(prng.materialize)(x, jax.random.key_data(key)), x)
+    keys = jax.random.split(key, 4)
+    xs = prng.uniform(keys, n)
+    np.testing.assert_array_equal(prng.materialize(xs, keys), xs)  # batch axes of the key
+    np.testing.assert_array_equal(jax.jit(jax.vmap(lambda k: prng.materialize(prng.uniform(k, n), k)))(keys), xs)
+
+
+def test_materialize_survives_compilation_as_a_gather():
+    """What it is for: the compiled program keeps a gather (XLA did not fold the identity away)."""
+    key = jax.random.key(0)
+    hlo = jax.jit(lambda k: prng.materialize(prng.uniform(k, 24), k)).lower(key).compile().as_text()
+    assert "gather" in hlo

@@ -211,6 +211,12 @@ def test_bench_docs_values_by_hand():
     assert values == {"profile_batch": "16384", "profile_num_ues": "4", "rollout_kflops": "7",
                       "rollout_transcendentals": "80", "rollout_kbytes": "5", "env_step_kflops": "3",
                       "state_bytes": "124", "obs_bytes": "352", "smallest_num_ues": "4", "h200_gib": "139"}
+    result["headline"] = {"cores_busy": {"1": 1.94, "2": 1.985}}
+    result["profile"]["parts"] = {"rollout": dict(part, ns_per_env_step=300.0),
+                                  "rollout_ynnpack": dict(part, ns_per_env_step=375.0), "env_step": part}
+    values = bench_tables.docs_values(result)
+    assert (values["cores_busy_1"], values["cores_busy_2"]) == ("1.9", "2.0")
+    assert values["ynnpack_slowdown"] == "1.25"  # 375 / 300
 
 
 def test_worlds_values_by_hand():

@@ -82,6 +82,15 @@ def test_batch_must_divide_over_the_devices(env):
         vector.env_mesh([])
 
 
+def test_cpu_programs_compile_without_ynnpack_fusions(env):
+    mesh = vector.env_mesh()
+    assert vector.compiler_options(mesh) == {"xla_cpu_experimental_ynn_fusion_type": ""}
+    params = env.default_params
+    _, state = vector.reset(env, mesh, jax.random.key(0), 8, params)
+    hlo = vector.make_random_rollout(env, mesh, 8, 3).lower(jax.random.key(1), state, params).compile().as_text()
+    assert "ynn_fusion" not in hlo
+
+
 _TWO_DEVICES = textwrap.dedent("""
     import json, sys
     from semjax import vector

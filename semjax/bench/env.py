@@ -184,15 +184,17 @@ def time_jax(env, params, b: int, s: int, devices: list[int], all_devices, args)
                                   NamedSharding(mesh, PartitionSpec()))
         keys = [[all_keys[r * calls + c] for c in range(calls)] for r in range(args.repeats)]
         runs[d] = dict(compiled=compiled, state=state, params=dev_params, keys=keys, compile_s=compile_s,
-                       first_call_s=first_s, calls=calls, times=[], totals=totals, memory=_memory(compiled, b // d))
+                       first_call_s=first_s, calls=calls, times=[], cpu_times=[], totals=totals,
+                       memory=_memory(compiled, b // d))
     for r in range(args.repeats):
         for run in runs.values():
             state, totals, p = run["state"], run["totals"], run["params"]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for k in run["keys"][r]:
                 state, totals = run["compiled"](k, state, p)
             jax.block_until_ready(totals)
             run["times"].append(time.perf_counter() - t0)
+            run["cpu_times"].append(time.process_time() - c0)  # every thread of the process
             run["state"], run["totals"] = state, totals
     out = {}
     for d, run in runs.items():
@@ -205,6 +207,10 @@ def time_jax(env, params, b: int, s: int, devices: list[int], all_devices, args)
             devices=d, compile_s=run["compile_s"], first_call_s=run["first_call_s"],
             calls_per_repeat=run["calls"], steps_per_repeat=steps, times_s=run["times"], median_s=med,
             steps_per_s=steps / med, memory=run["memory"],
+            # Cores kept busy: the process's CPU seconds per wall second over the timed repeats
+            # (XLA's CPU runtime also splits a large fused loop over its thread pool, so one
+            # device can keep several cores busy).
+            cpu_s=run["cpu_times"], cores_busy=sum(run["cpu_times"]) / sum(run["times"]),
         )
         run.clear()
     return out
@@ -319,6 +325,8 @@ def machine_info() -> dict[str, Any]:
     import jax
     import jaxlib
 
+    from semjax import vector
+
     devices = jax.devices()
     return dict(
         cpu=_cpu_model(), cpu_count=os.cpu_count(), platform=platform.platform(),
@@ -328,6 +336,7 @@ def machine_info() -> dict[str, Any]:
         python=platform.python_version(), prng_impl=str(jax.config.jax_default_prng_impl),
         threefry_partitionable=bool(jax.config.jax_threefry_partitionable),
         xla_flags=os.environ.get("XLA_FLAGS", ""), nproc=os.environ.get("NPROC", ""),
+        compiler_options=vector.compiler_options(vector.env_mesh(devices[:1])),
         date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
 
@@ -447,6 +456,7 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
         met_vs_batched=None if vb is None else vb >= TARGET_VS_BATCHED,
         ratio_vs_per_env=vp, target_vs_per_env=TARGET_VS_PER_ENV,
         met_vs_per_env=None if vp is None else vp >= TARGET_VS_PER_ENV,
+        cores_busy={d: r["cores_busy"] for d, r in row["jax"].items() if "cores_busy" in r},
     )
 
 

@@ -21,10 +21,11 @@ from typing import Any
 #: Part name -> what it times; :func:`profile_step` reports them in this order.
 PARTS = {
     "rollout": "the benchmark's step: random actions, per-env keys, vmap(env.step), reductions",
+    "rollout_ynnpack": "the same rollout compiled with XLA's default CPU options (YNNPACK fusions on)",
     "env_step": "vmap(env.step) with fixed actions (no action draw)",
     "actions": "the random actions: 4 uniforms per UE drawn for the next step, transformed",
     "step_keys": "the per-env step keys: jax.random.split(key, B)",
-    "draw": "the env's uniforms of a step: jax.random.uniform of 2N + KN words (next fading, a fresh episode)",
+    "draw": "the env's uniforms of a step: 2N + KN words of the unrolled Threefry, written once (next fading, a fresh episode)",
     "task_types": "the task types of the next step: N uniforms under fold_in(episode key, t)",
     "physics": "physics.step_metrics (SPEC section 3) of the current state",
     "observation": "env.observe of a state",
@@ -134,15 +135,20 @@ def profile_step(num_envs: int = 16384, num_ues: int = 4, steps: int = 50, repea
     """Times every part of :data:`PARTS` at B = ``num_envs``, N = K = ``num_ues`` on one device."""
     import jax
 
-    from semjax import SemanticMEC
+    from semjax import SemanticMEC, vector
     from semjax.bench.env import loadavg
 
     env = SemanticMEC(num_ues=num_ues, num_channels=num_ues)
     params = env.default_params
     _, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(seed), num_envs), params)
+    # Every part under the options semjax.vector compiles env programs with; one arm without.
+    options = vector.compiler_options(vector.env_mesh(jax.devices()[:1]))
+    programs = _programs(env, params, num_envs, steps)
     compiled, cost = {}, {}
-    for name, fn in _programs(env, params, num_envs, steps).items():
-        c = fn.lower(jax.random.key(seed), state).compile()
+    for name in PARTS:
+        fn = programs["rollout" if name == "rollout_ynnpack" else name]
+        c = fn.lower(jax.random.key(seed), state).compile(
+            compiler_options=None if name == "rollout_ynnpack" else options)
         jax.block_until_ready(c(jax.random.key(seed), state))
         compiled[name] = c
         analysis = c.cost_analysis() or {}

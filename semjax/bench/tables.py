@@ -126,8 +126,11 @@ def env_headline(result: Mapping[str, Any]) -> str:
             return f"{name}: not measured"
         return f"{name} {ratio(value)} (target >= {target:,.0f}x: {'met' if met else 'NOT met'})"
 
+    busy = h.get("cores_busy") or {}
+    cores = (" (cores busy: " + ", ".join(f"{busy[d]:.1f} on {d} device(s)" for d in sorted(busy, key=int)) + ")"
+             if busy else "")
     return (f"headline (B={h['num_envs']}, N=K={h['num_ues']}): JAX {rate(h['jax_steps_per_s'])} env steps/s on "
-            f"{h['jax_devices']} device(s), {rate(h.get('jax_1_device_steps_per_s'))} on 1; "
+            f"{h['jax_devices']} device(s), {rate(h.get('jax_1_device_steps_per_s'))} on 1{cores}; "
             + part("vs batched NumPy", h["ratio_vs_batched"], h["target_vs_batched"], h["met_vs_batched"]) + "; "
             + part("vs per-env NumPy", h["ratio_vs_per_env"], h["target_vs_per_env"], h["met_vs_per_env"]))
 
@@ -220,10 +223,13 @@ def readme_speed(env_result: Mapping[str, Any], train_result: Mapping[str, Any])
 
 def docs_values(env_result: Mapping[str, Any]) -> dict[str, str]:
     """The numbers docs/benchmarks.md quotes in its prose (``<!-- value: bench.KEY -->``), from
-    the env benchmark's JSON: the profiled step's work counts and the smallest world's sizes."""
+    the env benchmark's JSON: the profiled step's work counts, the smallest world's sizes, the
+    cores kept busy at the headline size and the YNNPACK arm of the profile (when measured)."""
     prof = env_result["profile"]
     rollout, env_step = prof["parts"]["rollout"], prof["parts"]["env_step"]
     smallest = min(env_result["rows"], key=lambda row: (row["num_ues"], row["num_envs"]))
+    busy = (env_result.get("headline") or {}).get("cores_busy") or {}
+    ynnpack = prof["parts"].get("rollout_ynnpack")
     return {
         "profile_batch": str(prof["num_envs"]),
         "profile_num_ues": str(prof["num_ues"]),
@@ -235,6 +241,8 @@ def docs_values(env_result: Mapping[str, Any]) -> dict[str, str]:
         "obs_bytes": str(smallest["obs_bytes_per_env"]),
         "smallest_num_ues": str(smallest["num_ues"]),
         "h200_gib": str(H200_GIB),
+        **{f"cores_busy_{d}": f"{v:.1f}" for d, v in busy.items()},
+        **({"ynnpack_slowdown": f"{ynnpack['ns_per_env_step'] / rollout['ns_per_env_step']:.2f}"} if ynnpack else {}),
     }
 
 
