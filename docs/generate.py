@@ -255,7 +255,8 @@ TABLES: dict[str, Table] = {
         ("results/measured_world/summary.csv",)),
     "measured_world_tasks": Table(lambda rows: tables.sweep_by_method_table(
         [r for r in rows if r["env.profile"] == "measured"], "env.profile",
-        ("offload_rate", "mean_mu", "accuracy", "violation_accuracy"), tasks=("text", "image", "vqa")),
+        ("offload_rate", "mean_mu", "accuracy", "violation_accuracy"), tasks=("text", "image", "vqa"),
+        x_column=False),
         ("results/measured_world/summary.csv",)),
     # the fitted profile's calibration report (docs/calibration.md)
     "calibration_targets": Table(tables.calibration_targets_table, ("semjax/profiles/fitted.report.json",)),

@@ -387,11 +387,12 @@ def sweep_along_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Sequen
 
 
 def sweep_by_method_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Sequence[str] = ("qoe", "reward"),
-                          tasks: Sequence[str] = ("all",)) -> str:
+                          tasks: Sequence[str] = ("all",), x_column: bool = True) -> str:
     """A sweep's ``summary.csv`` as one row per (value of the swept key ``x``, method), in the
     sweep's order: each metric's mean ± 95 % half-width over seeds, and the seed count. With
     ``tasks`` other than ``("all",)``, one row per (value, method, task) of those task types,
-    with a task column."""
+    with a task column. ``x_column=False`` leaves out the column of ``x`` (for rows already
+    filtered to one value of it)."""
     cells = {(r[x], r["method"], r["task"], r["metric"]): r for r in rows
              if r["task"] in tasks and r["metric"] in metrics}
     keys = [(v, m, t) for v, m in dict.fromkeys(k[:2] for k in cells) for t in tasks
@@ -399,7 +400,7 @@ def sweep_by_method_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Se
     per_task = tuple(tasks) != ("all",)
     out = []
     for value, method, task in keys:
-        row = [value, METHOD_LABELS.get(method, method)] + ([task] if per_task else [])
+        row = ([value] if x_column else []) + [METHOD_LABELS.get(method, method)] + ([task] if per_task else [])
         for metric in metrics:
             r = cells.get((value, method, task, metric))
             row.append(MISSING if r is None else
@@ -407,7 +408,8 @@ def sweep_by_method_table(rows: Sequence[Mapping[str, str]], x: str, metrics: Se
         row.append(next((cells[(value, method, task, m)]["n"] for m in metrics if (value, method, task, m) in cells),
                         MISSING))
         out.append(row)
-    header = [x, "method"] + (["task"] if per_task else []) + [f"{m} (±95 %)" for m in metrics] + ["seeds"]
+    header = ([x] if x_column else []) + ["method"] + (["task"] if per_task else []) + [
+        f"{m} (±95 %)" for m in metrics] + ["seeds"]
     return markdown_table(header, out)
 
 

@@ -300,6 +300,10 @@ def test_sweep_by_method_table_hand_values():
     assert per_task.splitlines()[0] == "| env.profile | method | task | qoe (±95 %) | seeds |"
     assert per_task.splitlines()[2:] == ["| measured | semantic-aware MAPPO (hybrid) | vqa | 0.2500 ± 0.0500 | 3 |",
                                          "| measured | semantic-aware MAPPO (hybrid) | text | 9.0000 ± 8.4100 | 3 |"]
+    # Without the column of x (rows filtered to one value of it).
+    one = [r for r in rows if r["env.profile"] == "paper"]
+    assert tables.sweep_by_method_table(one, "env.profile", ("qoe",), x_column=False).splitlines() == [
+        "| method | qoe (±95 %) | seeds |", "|---|---|---|", "| semantic-aware MAPPO (hybrid) | 0.5500 ± 0.0100 | 3 |"]
 
 
 @pytest.mark.parametrize("steps, shown", [(1500, "1500 steps"),
